@@ -1,0 +1,96 @@
+/* aotb.c: main(): the git-style command dispatcher, --help and --version. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define RUN_OPTIONS                                                           \
+    "  --entry PC            start at PC instead of the program's entry\n"    \
+    "  --set rN=VALUE        set register rN before starting (repeatable)\n"  \
+    "  --max-blocks N        stop with status budget before block N+1\n"      \
+    "  --dump-mem ADDR:LEN   print LEN bytes of guest memory at ADDR after\n" \
+    "                        the program stops (repeatable)\n"
+
+const cli_command cli_commands[] = {
+    {"fmt", cmd_fmt, "aotb fmt PROG.vir",
+     "print a program in canonical form",
+     "  -o FILE               write to FILE instead of standard output\n"},
+    {"hash", cmd_hash, "aotb hash PROG.vir",
+     "print each block's pc and 128-bit IR hash", ""},
+    {"interp", cmd_interp, "aotb interp [OPTION]... PROG.vir",
+     "run a program with the reference interpreter", RUN_OPTIONS},
+    {"compile", cmd_compile,
+     "aotb compile BLOCK.vir -o BLOCK.o | aotb compile PROG.vir -d OBJDIR",
+     "compile blocks to ELF relocatable objects",
+     "  -o FILE               the object for a one-block file\n"
+     "  -d DIR                one object per block plus meta.o in DIR\n"
+     "  --meta FILE           write the program's entry, memory and data\n"
+     "                        object to FILE\n"
+     "  --depfile FILE        write a Makefile-style depfile for Ninja\n"},
+    {"link", cmd_link, "aotb link -o PROG.aot OBJ.o... | @RSPFILE",
+     "link per-block objects into a compressed AOT image",
+     "  -o FILE               the image to write\n"},
+    {"run", cmd_run, "aotb run [OPTION]... PROG.aot",
+     "load an AOT image and run its native code", RUN_OPTIONS},
+    {"verify", cmd_verify, "aotb verify PROG.aot",
+     "check an image's checksums and structure", ""},
+    {"dump", cmd_dump, "aotb dump [--disasm] PROG.aot|OBJ.o",
+     "describe an image or object: header, blocks, sections",
+     "  --disasm              disassemble the code of each block\n"},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: aotb [--version] [--help] COMMAND [ARGS]\n\n"
+                 "aotb compiles VM block IR (.vir) ahead of time to native "
+                 "x86-64 code.\n\nCommands:\n");
+    for (const cli_command *c = cli_commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun 'aotb help COMMAND' or see man aotb.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *a = argv[1];
+    if (cli_is_help(a)) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(a, "--version") == 0 || strcmp(a, "version") == 0) {
+        printf("aotb %s\n", AOTB_VERSION);
+        return 0;
+    }
+    if (strcmp(a, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        const cli_command *c = cli_find(argv[2]);
+        if (!c) {
+            fprintf(stderr, "aotb: no command '%s'\n", argv[2]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        cli_help(c, stdout);
+        return 0;
+    }
+    const cli_command *c = cli_find(a);
+    if (!c) {
+        fprintf(stderr, "aotb: '%s' is not an aotb command\n", a);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (cli_is_help(argv[i])) {
+            cli_help(c, stdout);
+            return 0;
+        }
+    }
+    return c->fn(argc - 1, argv + 1);
+}

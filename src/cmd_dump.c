@@ -1,0 +1,11 @@
+/* PLACEHOLDER: replaced by the real command. */
+#include <stdio.h>
+
+#include "cli.h"
+
+int cmd_dump(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "aotb %s: not built yet\n", argv[0]);
+    return EXIT_USAGE;
+}

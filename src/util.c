@@ -1,0 +1,324 @@
+/* util.c: diagnostics, byte buffers and atomic file writes. */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void diag_vadd(aotb_diag *d, const char *fmt, va_list ap)
+{
+    d->count++;
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return;
+    size_t need = d->len + (size_t)n + 2;
+    if (need > d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 256;
+        while (cap < need)
+            cap *= 2;
+        char *t = realloc(d->text, cap);
+        if (!t)
+            return;
+        d->text = t;
+        d->cap = cap;
+    }
+    vsnprintf(d->text + d->len, (size_t)n + 1, fmt, ap);
+    d->len += (size_t)n;
+    d->text[d->len++] = '\n';
+    d->text[d->len] = '\0';
+}
+
+void diag_add(aotb_diag *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vadd(d, fmt, ap);
+    va_end(ap);
+}
+
+void diag_at(aotb_diag *d, const char *file, unsigned line, unsigned col,
+             const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    diag_add(d, "%s:%u:%u: error: %s", file, line, col, msg);
+}
+
+const char *diag_text(const aotb_diag *d)
+{
+    return d->text ? d->text : "";
+}
+
+void diag_clear(aotb_diag *d)
+{
+    d->len = 0;
+    d->count = 0;
+    if (d->text)
+        d->text[0] = '\0';
+}
+
+void diag_free(aotb_diag *d)
+{
+    free(d->text);
+    memset(d, 0, sizeof *d);
+}
+
+int buf_reserve(buf *b, size_t extra)
+{
+    if (b->oom)
+        return -1;
+    if (extra <= b->cap - b->len)
+        return 0;
+    if (extra > SIZE_MAX / 2 - b->len) {
+        b->oom = 1;
+        return -1;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra)
+        cap *= 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+void buf_append(buf *b, const void *p, size_t n)
+{
+    if (n == 0 || buf_reserve(b, n) != 0)
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void buf_put8(buf *b, uint8_t v)
+{
+    buf_append(b, &v, 1);
+}
+
+void buf_put32(buf *b, uint32_t v)
+{
+    uint8_t t[4];
+    put_le32(t, v);
+    buf_append(b, t, 4);
+}
+
+void buf_put64(buf *b, uint64_t v)
+{
+    uint8_t t[8];
+    put_le64(t, v);
+    buf_append(b, t, 8);
+}
+
+void buf_printf(buf *b, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && buf_reserve(b, (size_t)n + 1) == 0) {
+        vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap2);
+        b->len += (size_t)n;
+    }
+    va_end(ap2);
+}
+
+void buf_free(buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    size_t total = n * size;
+    return realloc(p, total ? total : 1);
+}
+
+char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d)
+{
+    int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        diag_add(d, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        diag_add(d, "%s: is a directory", path);
+        if (fd)
+            close(fd);
+        return -1;
+    }
+    buf b = {0};
+    for (;;) {
+        if (buf_reserve(&b, 65536) != 0) {
+            diag_add(d, "%s: out of memory", path);
+            goto fail;
+        }
+        ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            diag_add(d, "%s: read error: %s", path, strerror(errno));
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        b.len += (size_t)n;
+    }
+    if (fd)
+        close(fd);
+    b.data[b.len] = 0;
+    *data = b.data;
+    *len = b.len;
+    return 0;
+fail:
+    if (fd)
+        close(fd);
+    buf_free(&b);
+    return -1;
+}
+
+static int write_full(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len,
+                      aotb_diag *d)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16);
+    if (!tmp) {
+        diag_add(d, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp.XXXXXX", 12);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        diag_add(d, "%s: cannot create temporary file: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    if (write_full(fd, data, len) != 0 || fchmod(fd, 0644) != 0 ||
+        fsync(fd) != 0) {
+        diag_add(d, "%s: cannot write: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    if (close(fd) != 0) {
+        diag_add(d, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        diag_add(d, "%s: cannot rename into place: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+int file_write_if_changed(const char *path, const void *data, size_t len,
+                          aotb_diag *d)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat st;
+        int same = 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t)st.st_size == (uint64_t)len) {
+            uint8_t tmp[65536];
+            size_t off = 0;
+            same = 1;
+            while (off < len) {
+                ssize_t r = read(fd, tmp, sizeof tmp);
+                if (r <= 0 || memcmp(tmp, (const uint8_t *)data + off, (size_t)r) != 0) {
+                    same = 0;
+                    break;
+                }
+                off += (size_t)r;
+            }
+        }
+        close(fd);
+        if (same)
+            return 0;
+    }
+    return file_write_atomic(path, data, len, d) == 0 ? 1 : -1;
+}
+
+int file_mkdirs(const char *path, aotb_diag *d)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp) {
+        diag_add(d, "%s: bad directory name", path);
+        return -1;
+    }
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                diag_add(d, "%s: cannot create directory: %s", tmp, strerror(errno));
+                return -1;
+            }
+            tmp[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        diag_add(d, "%s: not a directory", path);
+        return -1;
+    }
+    return 0;
+}

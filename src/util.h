@@ -1,0 +1,96 @@
+/* util.h: diagnostics, growable byte buffers and file access shared by every
+ * module.  Functions return 0 (or a pointer) on success and add a message to
+ * an aotb_diag on failure; nothing here prints or exits on its own. */
+#ifndef AOTB_UTIL_H
+#define AOTB_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define AOTB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define AOTB_PRINTF(f, a)
+#endif
+
+/* A list of error messages, each one line ending in '\n'.  Collect as many as
+ * make sense (a parser reports every error it can find) and print them once. */
+typedef struct aotb_diag {
+    char *text;   /* NUL-terminated concatenation of messages, or NULL */
+    size_t len, cap;
+    int count;    /* number of messages */
+} aotb_diag;
+
+/* Appends one message (a '\n' is added).  Never fails: on allocation failure
+ * the message is dropped but count still increases. */
+void diag_add(aotb_diag *d, const char *fmt, ...) AOTB_PRINTF(2, 3);
+void diag_vadd(aotb_diag *d, const char *fmt, va_list ap);
+/* GCC style located error: "FILE:LINE:COL: error: MESSAGE". */
+void diag_at(aotb_diag *d, const char *file, unsigned line, unsigned col,
+             const char *fmt, ...) AOTB_PRINTF(5, 6);
+/* The messages so far, or "" if none. */
+const char *diag_text(const aotb_diag *d);
+void diag_clear(aotb_diag *d);
+void diag_free(aotb_diag *d);
+
+/* Growable byte buffer. */
+typedef struct buf {
+    uint8_t *data;
+    size_t len, cap;
+    int oom;      /* set once an allocation failed; later appends are no-ops */
+} buf;
+
+int buf_reserve(buf *b, size_t extra);          /* 0 ok, -1 out of memory */
+void buf_append(buf *b, const void *p, size_t n);
+void buf_put8(buf *b, uint8_t v);
+void buf_put32(buf *b, uint32_t v);             /* little-endian */
+void buf_put64(buf *b, uint64_t v);             /* little-endian */
+void buf_printf(buf *b, const char *fmt, ...) AOTB_PRINTF(2, 3);
+void buf_free(buf *b);
+
+static inline uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+static inline uint64_t get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+    put_le32(p, (uint32_t)v);
+    put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Reads a whole file.  *data is malloc'd and NUL-terminated (not counted in
+ * *len).  Returns 0, or -1 with "PATH: reason" added to d. */
+int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d);
+
+/* Writes data to a temporary file in the target's directory, fsyncs it and
+ * renames it over path.  On any failure the temporary is removed, the old file
+ * is left untouched, and -1 is returned with a message. */
+int file_write_atomic(const char *path, const void *data, size_t len,
+                      aotb_diag *d);
+
+/* Like file_write_atomic, but when path already holds exactly these bytes it
+ * is left alone (mtime kept).  Returns 1 if written, 0 if unchanged, -1 on
+ * error. */
+int file_write_if_changed(const char *path, const void *data, size_t len,
+                          aotb_diag *d);
+
+/* Creates a directory and its parents (like mkdir -p).  0 or -1 + message. */
+int file_mkdirs(const char *path, aotb_diag *d);
+
+/* xmalloc-style helpers return NULL on overflow or out of memory. */
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+
+#endif
