@@ -1,8 +1,9 @@
 /* object.h: per-block ELF relocatable objects (ET_REL, EM_X86_64), written
  * and read with libelf.  Two kinds:
- *   block object  .text.aotb (code), .rela.text.aotb, .symtab with the global
+ *   block object  .text (code), .rela.text, .symtab with the global
  *                 FUNC symbol aotb_blk_<pc> and undefined symbols for its
- *                 targets, and the note .note.aotb (pc, IR hash, fingerprint,
+ *                 targets, and .aotb.note (an ELF-note-formatted record in a
+ *                 SHT_PROGBITS section: pc, IR hash, fingerprint,
  *                 required CPU features, pcs + hashes of folded blocks);
  *   meta object   the program's top level: .aotb.meta (entry, memory size)
  *                 and .aotb.data (data segments), plus the same note fields.
@@ -17,6 +18,13 @@
 #include "codegen.h"
 #include "ir.h"
 #include "util.h"
+
+/* The exact layout (sections, note descriptor, meta and data sections) is
+ * described at the top of object.c.  Objects of another version are refused
+ * with "NAME: object format version N is not supported (expected 1);
+ * recompile". */
+#define OBJ_FORMAT_VERSION 1
+#define OBJ_NOTE_TYPE 1             /* n_type of the "aotb" note */
 
 typedef enum obj_kind { OBJ_BLOCK, OBJ_META } obj_kind;
 
@@ -53,7 +61,14 @@ int obj_build_block(const cg_code *c, ir_hash hash, const obj_dep *deps,
 /* Serialises a program's entry, memory size and data segments. */
 int obj_build_meta(const ir_program *p, const char *fingerprint,
                    buf *out, aotb_diag *d);
-/* Parses an object written by obj_build_*; name is used in messages.
+/* Serialises the runtime stubs (cg_compile_runtime) as an object defining
+ * the global functions aotb_rt_enter / _exit / _lookup, so that block objects
+ * can be linked with a standard linker (GNU ld).  obj_read refuses it: it is
+ * neither a block nor a meta object. */
+int obj_build_runtime(const cg_code *c, const char *fingerprint,
+                      uint32_t features, buf *out, aotb_diag *d);
+/* Parses an object written by obj_build_block / obj_build_meta; name is
+ * used in messages.
  * Malformed input of any kind gives -1 + message, never a crash. */
 int obj_read(const char *name, const uint8_t *data, size_t len, obj_file *out,
              aotb_diag *d);

@@ -23,10 +23,14 @@ const cli_command cli_commands[] = {
      "aotb compile BLOCK.vir -o BLOCK.o | aotb compile PROG.vir -d OBJDIR",
      "compile blocks to ELF relocatable objects",
      "  -o FILE               the object for a one-block file\n"
-     "  -d DIR                one object per block plus meta.o in DIR\n"
+     "  -d DIR                one object per block (DIR/<pc>.o) plus\n"
+     "                        DIR/meta.o; objects of removed blocks are\n"
+     "                        not deleted\n"
      "  --meta FILE           write the program's entry, memory and data\n"
      "                        object to FILE\n"
-     "  --depfile FILE        write a Makefile-style depfile for Ninja\n"},
+     "  --depfile FILE        write a Makefile-style depfile for Ninja\n"
+     "  --runtime -o FILE     write the runtime stubs (aotb_rt_*) as an\n"
+     "                        object, to link block objects with GNU ld\n"},
     {"link", cmd_link, "aotb link -o PROG.aot OBJ.o... | @RSPFILE",
      "link per-block objects into a compressed AOT image",
      "  -o FILE               the image to write\n"},
@@ -37,6 +41,18 @@ const cli_command cli_commands[] = {
     {"dump", cmd_dump, "aotb dump [--disasm] PROG.aot|OBJ.o",
      "describe an image or object: header, blocks, sections",
      "  --disasm              disassemble the code of each block\n"},
+    {"gen", cmd_gen,
+     "aotb gen PROG.vir [-o DIR] [--image NAME.aot] [--root DIR] [--make] [--batch K]",
+     "split a program into per-block files and write build.ninja",
+     "  -o DIR                output directory [aot]\n"
+     "  --image FILE          the image the build produces [DIR/PROG.aot]\n"
+     "  --root DIR            the directory Ninja or Make runs in; paths in\n"
+     "                        the build files are relative to it [the -o DIR]\n"
+     "  --make                also write DIR/aot.mk for GNU Make\n"
+     "  --batch K             compile K blocks per build edge [1]\n"
+     "  --stats               print added / modified / removed / unchanged\n"
+     "                        counts against the previous generation\n"
+     "  --json                print the classification as JSON\n"},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static void usage(FILE *out)

@@ -55,5 +55,6 @@ int cmd_link(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
 
 #endif

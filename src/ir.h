@@ -153,6 +153,13 @@ int ir_parse(const char *file, const char *text, size_t len, ir_program *out,
              aotb_diag *d);
 /* Reads and parses a file ("-" is standard input). */
 int ir_parse_file(const char *path, ir_program *out, aotb_diag *d);
+
+/* Flags for the _ex forms. */
+#define IR_PARSE_NO_BLOCKS_OK 1u   /* top-level statements only (meta.vir) */
+int ir_parse_ex(const char *file, const char *text, size_t len,
+                unsigned flags, ir_program *out, aotb_diag *d);
+int ir_parse_file_ex(const char *path, unsigned flags, ir_program *out,
+                     aotb_diag *d);
 void ir_program_free(ir_program *p);
 
 /* The entry pc: "entry" if given, else the first block's pc.  Returns false

@@ -226,8 +226,8 @@ static int write_full(int fd, const void *data, size_t len)
     return 0;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len,
-                      aotb_diag *d)
+static int write_atomic(const char *path, const void *data, size_t len,
+                        int sync, aotb_diag *d)
 {
     size_t n = strlen(path);
     char *tmp = malloc(n + 16);
@@ -244,7 +244,7 @@ int file_write_atomic(const char *path, const void *data, size_t len,
         return -1;
     }
     if (write_full(fd, data, len) != 0 || fchmod(fd, 0644) != 0 ||
-        fsync(fd) != 0) {
+        (sync && fsync(fd) != 0)) {
         diag_add(d, "%s: cannot write: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);
@@ -265,6 +265,12 @@ int file_write_atomic(const char *path, const void *data, size_t len,
     }
     free(tmp);
     return 0;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len,
+                      aotb_diag *d)
+{
+    return write_atomic(path, data, len, 1, d);
 }
 
 int file_write_if_changed(const char *path, const void *data, size_t len,
@@ -292,7 +298,10 @@ int file_write_if_changed(const char *path, const void *data, size_t len,
         if (same)
             return 0;
     }
-    return file_write_atomic(path, data, len, d) == 0 ? 1 : -1;
+    /* No fsync here: these are build intermediates (per-block files,
+     * objects, build.ninja) that a build tool recreates; rename still makes
+     * them appear whole or not at all.  The image is synced. */
+    return write_atomic(path, data, len, 0, d) == 0 ? 1 : -1;
 }
 
 int file_mkdirs(const char *path, aotb_diag *d)

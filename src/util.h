@@ -79,8 +79,9 @@ int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d);
 int file_write_atomic(const char *path, const void *data, size_t len,
                       aotb_diag *d);
 
-/* Like file_write_atomic, but when path already holds exactly these bytes it
- * is left alone (mtime kept).  Returns 1 if written, 0 if unchanged, -1 on
+/* Like file_write_atomic (without the fsync: for build intermediates that a
+ * build tool can recreate), but when path already holds exactly these bytes
+ * it is left alone (mtime kept).  Returns 1 if written, 0 if unchanged, -1 on
  * error. */
 int file_write_if_changed(const char *path, const void *data, size_t len,
                           aotb_diag *d);

@@ -1,0 +1,160 @@
+/* image.h: the AOT image (man/aotb-image.5), internal API.
+ *
+ *   img_link      merges per-block objects (obj_file) into image bytes
+ *   img_parse     bounds-checked parse + checksum/structure verification of
+ *                 an image in memory (hostile input until this returns 0)
+ *   img_verify    img_parse plus decompression of every chunk, per-block
+ *                 code checksums, the missing stubs and the fingerprint
+ *   img_load      decompresses, rebuilds the cg_code pieces and places them
+ *                 in executable memory with codemap_build
+ *   img_dump      human-readable description (aotb dump)
+ *
+ * Every function returns 0 / -1 and adds messages to an aotb_diag; none
+ * prints or exits. */
+#ifndef AOTB_IMAGE_H
+#define AOTB_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "codegen.h"
+#include "codemap.h"
+#include "ir.h"
+#include "object.h"
+#include "util.h"
+
+#define IMG_MAGIC "AOTBIMG"            /* 8 bytes with the NUL */
+#define IMG_FORMAT_VERSION 1u
+#define IMG_CHUNK_TARGET (64u * 1024u) /* start a new chunk after this */
+#define IMG_BLOCK_ALIGN 16u
+#define IMG_ELFCOMPRESS_ZSTD 2u        /* not in Debian 12's <elf.h> */
+#define IMG_ZSTD_LEVEL 3
+#define IMG_MAX_CHUNK_SIZE (256u * 1024u * 1024u) /* refuse bigger ch_size */
+#define IMG_FP_SIZE 256                /* fingerprint field, NUL padded */
+
+/* Fixed section indices (the writer's layout; the reader insists on it). */
+#define IMG_SEC_HEADER 1u
+#define IMG_SEC_INDEX 2u
+#define IMG_SEC_DATA 3u
+#define IMG_SEC_SYMTAB 4u
+#define IMG_SEC_STRTAB 5u
+#define IMG_SEC_MISSING 6u
+#define IMG_SEC_MISSING_RELA 7u
+#define IMG_SEC_CHUNK0 8u   /* chunk i at 8 + 2i, its relocations at 9 + 2i;
+                               then .aotb.sums, then .shstrtab */
+
+/* Byte sizes of the on-disk records. */
+#define IMG_HEADER_SIZE (48u + IMG_FP_SIZE)
+#define IMG_INDEX_REC 64u
+#define IMG_DATA_REC 16u
+#define IMG_SUM_SIZE 16u
+
+/* One index record (.aotb.index). */
+typedef struct img_block {
+    uint64_t pc;
+    uint32_t chunk, offset, size, reloc_first, reloc_count;
+    ir_hash hash;                 /* IR hash from the block's object */
+    uint8_t sum[IMG_SUM_SIZE];    /* XXH3-128 of the uncompressed code */
+} img_block;
+
+/* A missing-target stub in .text.aotb.missing. */
+typedef struct img_missing {
+    uint64_t pc;
+    uint32_t offset, size, reloc_first, reloc_count;
+} img_missing;
+
+typedef struct img_chunk {
+    uint32_t shndx;               /* section of .text.aotb.N */
+    const uint8_t *zframe;        /* the zstd frame after the Elf64_Chdr */
+    size_t zsize;
+    uint64_t size;                /* ch_size: uncompressed bytes */
+    uint32_t first_block, nblocks;
+    const uint8_t *rela;          /* Elf64_Rela records */
+    uint32_t nrelas;
+} img_chunk;
+
+typedef struct img_section {
+    char name[40];                /* truncated for display only */
+    uint32_t type, link, info;
+    uint64_t flags, offset, size, addralign, entsize;
+} img_section;
+
+/* A verified image.  Pointers point into the caller's bytes, which must
+ * outlive it. */
+typedef struct img_image {
+    const char *name;             /* for messages */
+    const uint8_t *data;
+    size_t len;
+    uint32_t version, features;
+    char fingerprint[IMG_FP_SIZE];
+    uint64_t entry, memsize;
+    int has_entry;
+    uint32_t nblocks, nchunks, nmissing, nsyms;
+    img_block *blocks;            /* sorted by pc */
+    img_chunk *chunks;
+    img_missing *missing;         /* sorted by pc */
+    const uint8_t *missing_code;
+    const uint8_t *missing_rela;
+    uint32_t missing_nrelas;
+    ir_data *datas;               /* bytes point into data */
+    size_t ndata;
+    img_section *secs;
+    uint32_t nsecs;
+    uint64_t *sympc;              /* pc of block symbol k (1..nblocks +
+                                     nmissing), for relocation translation */
+    uint8_t root[IMG_SUM_SIZE];
+} img_image;
+
+/* Links objects (names[i] names objs[i] in messages) into image bytes.
+ * Collects every error it can find before failing.  The result does not
+ * depend on the order of the objects. */
+int img_link(const obj_file *objs, const char *const *names, size_t n,
+             buf *out, aotb_diag *d);
+
+/* Parses and checks an image: ELF structure, version, every section's
+ * checksum and the root checksum, the index, symbols, relocations, data.
+ * Does not decompress and does not compare the fingerprint or the CPU
+ * features with this host.  0, or -1 + "NAME: message". */
+int img_parse(const char *name, const uint8_t *data, size_t len,
+              img_image *out, aotb_diag *d);
+void img_free(img_image *img);
+
+/* Decompresses chunk i into a new buffer (exact size checked).  The caller
+ * frees *out with free(). */
+int img_chunk_decompress(const img_image *img, uint32_t i, uint8_t **out,
+                         aotb_diag *d);
+
+/* Rebuilds block b's cg_code (code copied from the decompressed chunk,
+ * relocations translated back to kind + target) after checking its code
+ * checksum. */
+int img_block_code(const img_image *img, uint32_t b, const uint8_t *chunk,
+                   cg_code *out, aotb_diag *d);
+
+/* The fingerprint this aotb's loader accepts. */
+void img_host_fingerprint(char *out, size_t size);
+
+/* Everything: img_parse's checks, the fingerprint, every chunk decompressed,
+ * every block checksum, every relocation, the missing stubs compared with
+ * cg_compile_missing.  img must come from img_parse. */
+int img_verify(const img_image *img, aotb_diag *d);
+
+/* Load-time policy: fingerprint and CPU features against this host. */
+int img_check_host(const img_image *img, aotb_diag *d);
+
+/* Decompresses every chunk and hands the blocks to codemap_build. */
+int img_load(const img_image *img, codemap **out, aotb_diag *d);
+
+/* aotb dump: an image's header, sections and blocks (disasm: run objdump
+ * on each block's code). */
+int img_dump(FILE *out, const img_image *img, int disasm, aotb_diag *d);
+/* aotb dump of an object. */
+int img_dump_object(FILE *out, const char *name, const obj_file *o,
+                    int disasm, aotb_diag *d);
+
+/* Shared by link / read: XXH3-128 in canonical (big-endian) byte order. */
+void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE]);
+/* "aotb_blk_<16 hex>" into out (at least 26 bytes). */
+void img_block_sym(uint64_t pc, char *out, size_t size);
+
+#endif

@@ -1,0 +1,651 @@
+/* image_link.c: aotb link.  Merges per-block objects into one image
+ * (man/aotb-image.5) in passes over a context struct:
+ *   collect   the meta object, the fingerprint, the blocks
+ *   resolve   sort by pc, duplicates, block targets with no block -> stubs
+ *   lay out   blocks into ~64 KiB chunks, 16-byte aligned
+ *   compress  one zstd frame per chunk behind an Elf64_Chdr
+ *   write     sections, symbols, relocations, index, data, checksums
+ * Errors are collected so that one run reports all of them.  The output is
+ * a pure function of the set of objects: their order does not matter. */
+#include "image.h"
+
+#include <elf.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+typedef struct lblock {
+    uint64_t pc;
+    size_t obj;            /* index into objs */
+    uint32_t chunk, offset;
+} lblock;
+
+typedef struct lchunk {
+    uint32_t first, n;     /* blocks */
+    buf code;              /* uncompressed */
+    buf z;                 /* Elf64_Chdr + zstd frame */
+    buf rela;
+} lchunk;
+
+typedef struct lsec {
+    const char *name;
+    uint32_t type, link, info;
+    uint64_t flags, align, entsize;
+    buf *data;
+    uint64_t offset;
+    uint32_t name_off;
+} lsec;
+
+typedef struct link_ctx {
+    const obj_file *objs;
+    const char *const *names;
+    size_t n;
+    aotb_diag *d;
+    int errors;
+    size_t meta;           /* index of the meta object, or n */
+    size_t fp_from;        /* the object whose fingerprint is the image's */
+    uint32_t features;
+    lblock *blocks;
+    size_t nblocks;
+    cg_code *missing;      /* stubs for targets with no block, by pc */
+    size_t nmissing, missing_cap;
+    uint64_t *syms;        /* every block symbol's pc, sorted */
+    size_t nsyms;
+    lchunk *chunks;
+    size_t nchunks;
+    buf missing_code, missing_rela;
+    uint32_t *missing_off;
+} link_ctx;
+
+static void lerr(link_ctx *c, const char *fmt, ...) AOTB_PRINTF(2, 3);
+static void lerr(link_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vadd(c->d, fmt, ap);
+    va_end(ap);
+    c->errors++;
+}
+
+void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE])
+{
+    XXH128_canonical_t cs;
+    XXH128_canonicalFromHash(&cs, XXH3_128bits(p, n));
+    memcpy(out, cs.digest, IMG_SUM_SIZE);
+}
+
+void img_block_sym(uint64_t pc, char *out, size_t size)
+{
+    snprintf(out, size, CG_BLOCK_SYM_FMT, pc);
+}
+
+/* ---- collect ---------------------------------------------------------- */
+
+static int check_relocs(link_ctx *c, size_t i)
+{
+    const obj_file *o = &c->objs[i];
+    for (size_t k = 0; k < o->nrelocs; k++) {
+        const cg_reloc *r = &o->relocs[k];
+        if (o->code_len < 4 || r->offset > o->code_len - 4 ||
+            (r->type != R_X86_64_PC32 && r->type != R_X86_64_PLT32) ||
+            r->addend < INT32_MIN || r->addend > INT32_MAX ||
+            (r->kind != CG_TGT_BLOCK && r->kind != CG_TGT_RT) ||
+            (r->kind == CG_TGT_RT && r->target >= CG_RT_NUM)) {
+            lerr(c, "%s: relocation %zu is invalid", c->names[i], k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void pass_collect(link_ctx *c)
+{
+    c->meta = c->n;
+    c->fp_from = c->n;
+    for (size_t i = 0; i < c->n; i++) {
+        const obj_file *o = &c->objs[i];
+        if (c->fp_from == c->n) {
+            c->fp_from = i;
+        } else if (strcmp(o->fingerprint,
+                          c->objs[c->fp_from].fingerprint) != 0) {
+            lerr(c, "%s: compiled by a different aotb than %s; recompile "
+                    "(fingerprint '%s', expected '%s')",
+                 c->names[i], c->names[c->fp_from], o->fingerprint,
+                 c->objs[c->fp_from].fingerprint);
+        }
+        c->features |= o->features;
+        if (o->kind == OBJ_META) {
+            if (c->meta != c->n)
+                lerr(c, "%s: a second meta object (the first is %s); "
+                        "link exactly one",
+                     c->names[i], c->names[c->meta]);
+            else
+                c->meta = i;
+            continue;
+        }
+        if (o->kind != OBJ_BLOCK) {
+            lerr(c, "%s: unknown object kind", c->names[i]);
+            continue;
+        }
+        if (o->code_len > IMG_MAX_CHUNK_SIZE) {
+            lerr(c, "%s: block code of %zu bytes is too large", c->names[i],
+                 o->code_len);
+            continue;
+        }
+        if (check_relocs(c, i) != 0)
+            continue;
+        c->blocks[c->nblocks].pc = o->pc;
+        c->blocks[c->nblocks].obj = i;
+        c->nblocks++;
+    }
+    if (c->meta == c->n)
+        lerr(c, "aotb link: no meta object among the %zu input%s (the program's entry, "
+                "memory and data: aotb compile -d writes meta.o)",
+             c->n, c->n == 1 ? "" : "s");
+}
+
+/* ---- resolve ---------------------------------------------------------- */
+
+static int cmp_lblock(const void *a, const void *b)
+{
+    const lblock *x = a, *y = b;
+    if (x->pc != y->pc)
+        return x->pc < y->pc ? -1 : 1;
+    return x->obj < y->obj ? -1 : x->obj > y->obj;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int find_pc(const uint64_t *v, size_t n, uint64_t pc, size_t *at)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == pc) {
+            *at = mid;
+            return 1;
+        }
+        if (v[mid] < pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return 0;
+}
+
+static void pass_resolve(link_ctx *c)
+{
+    qsort(c->blocks, c->nblocks, sizeof *c->blocks, cmp_lblock);
+    size_t w = 0;
+    for (size_t i = 0; i < c->nblocks; i++) {
+        if (w > 0 && c->blocks[w - 1].pc == c->blocks[i].pc) {
+            lerr(c, "%s: block 0x%" PRIx64 " is also defined by %s",
+                 c->names[c->blocks[i].obj], c->blocks[i].pc,
+                 c->names[c->blocks[w - 1].obj]);
+            continue;
+        }
+        c->blocks[w++] = c->blocks[i];
+    }
+    c->nblocks = w;
+    if (c->errors)
+        return;
+
+    /* Every block target with no block gets a missing stub. */
+    uint64_t *bpcs = xcalloc(c->nblocks ? c->nblocks : 1, sizeof *bpcs);
+    size_t ntargets = 0;
+    for (size_t i = 0; i < c->nblocks; i++)
+        ntargets += c->objs[c->blocks[i].obj].nrelocs;
+    uint64_t *miss = xcalloc(ntargets ? ntargets : 1, sizeof *miss);
+    if (!bpcs || !miss) {
+        lerr(c, "out of memory");
+        free(bpcs);
+        free(miss);
+        return;
+    }
+    for (size_t i = 0; i < c->nblocks; i++)
+        bpcs[i] = c->blocks[i].pc;
+    size_t nm = 0, at;
+    for (size_t i = 0; i < c->nblocks; i++) {
+        const obj_file *o = &c->objs[c->blocks[i].obj];
+        for (size_t k = 0; k < o->nrelocs; k++)
+            if (o->relocs[k].kind == CG_TGT_BLOCK &&
+                !find_pc(bpcs, c->nblocks, o->relocs[k].target, &at))
+                miss[nm++] = o->relocs[k].target;
+    }
+    qsort(miss, nm, sizeof *miss, cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < nm; i++)
+        if (u == 0 || miss[u - 1] != miss[i])
+            miss[u++] = miss[i];
+    c->missing = xcalloc(u ? u : 1, sizeof *c->missing);
+    c->syms = xcalloc(c->nblocks + u + 1, sizeof *c->syms);
+    c->missing_off = xcalloc(u ? u : 1, sizeof *c->missing_off);
+    if (!c->missing || !c->syms || !c->missing_off) {
+        lerr(c, "out of memory");
+        free(bpcs);
+        free(miss);
+        return;
+    }
+    for (size_t i = 0; i < u; i++) {
+        c->nmissing++;
+        if (cg_compile_missing(miss[i], &c->missing[i], c->d) != 0) {
+            c->errors++;
+            break;
+        }
+    }
+    /* Merge the two sorted, disjoint pc lists: the symbol order. */
+    size_t i = 0, j = 0;
+    while (i < c->nblocks || j < u)
+        c->syms[c->nsyms++] =
+            (j >= u || (i < c->nblocks && bpcs[i] < miss[j])) ? bpcs[i++]
+                                                              : miss[j++];
+    free(bpcs);
+    free(miss);
+}
+
+/* ---- lay out ---------------------------------------------------------- */
+
+static uint32_t align16(uint64_t v)
+{
+    return (uint32_t)((v + IMG_BLOCK_ALIGN - 1) & ~(uint64_t)(IMG_BLOCK_ALIGN - 1));
+}
+
+static void pad_to(buf *b, size_t len, uint8_t fill)
+{
+    while (b->len < len && !b->oom)
+        buf_put8(b, fill);
+}
+
+static uint32_t sym_index_pc(const link_ctx *c, uint64_t pc)
+{
+    size_t at;
+    find_pc(c->syms, c->nsyms, pc, &at);   /* resolve made it present */
+    return (uint32_t)(1 + at);
+}
+
+static uint32_t sym_index_rt(const link_ctx *c, uint64_t rt)
+{
+    return (uint32_t)(1 + c->nsyms + rt);
+}
+
+static void put_rela(const link_ctx *c, buf *out, uint64_t base,
+                     const cg_reloc *r)
+{
+    uint32_t sym = r->kind == CG_TGT_BLOCK ? sym_index_pc(c, r->target)
+                                           : sym_index_rt(c, r->target);
+    buf_put64(out, base + r->offset);
+    buf_put64(out, ELF64_R_INFO((uint64_t)sym, r->type));
+    buf_put64(out, (uint64_t)r->addend);
+}
+
+static void pass_layout(link_ctx *c)
+{
+    c->chunks = xcalloc(c->nblocks ? c->nblocks : 1, sizeof *c->chunks);
+    if (!c->chunks) {
+        lerr(c, "out of memory");
+        return;
+    }
+    lchunk *ch = NULL;
+    for (size_t i = 0; i < c->nblocks; i++) {
+        lblock *b = &c->blocks[i];
+        const obj_file *o = &c->objs[b->obj];
+        uint64_t off = ch ? align16(ch->code.len) : 0;
+        if (!ch || (ch->n > 0 && off + o->code_len > IMG_CHUNK_TARGET)) {
+            ch = &c->chunks[c->nchunks++];
+            ch->first = (uint32_t)i;
+            off = 0;
+        }
+        pad_to(&ch->code, off, 0xcc);      /* int3 between blocks */
+        b->chunk = (uint32_t)(c->nchunks - 1);
+        b->offset = (uint32_t)off;
+        buf_append(&ch->code, o->code, o->code_len);
+        for (size_t k = 0; k < o->nrelocs; k++)
+            put_rela(c, &ch->rela, off, &o->relocs[k]);
+        ch->n++;
+        if (ch->code.len > IMG_MAX_CHUNK_SIZE) {
+            lerr(c, "chunk %zu is too large", c->nchunks - 1);
+            return;
+        }
+    }
+    for (size_t i = 0; i < c->nmissing; i++) {
+        const cg_code *m = &c->missing[i];
+        uint32_t off = align16(c->missing_code.len);
+        pad_to(&c->missing_code, off, 0xcc);
+        c->missing_off[i] = off;
+        buf_append(&c->missing_code, m->code.data, m->code.len);
+        for (size_t k = 0; k < m->nrelocs; k++)
+            put_rela(c, &c->missing_rela, off, &m->relocs[k]);
+    }
+}
+
+/* ---- compress --------------------------------------------------------- */
+
+static void pass_compress(link_ctx *c)
+{
+    for (size_t i = 0; i < c->nchunks; i++) {
+        lchunk *ch = &c->chunks[i];
+        size_t bound = ZSTD_compressBound(ch->code.len);
+        if (buf_reserve(&ch->z, sizeof(Elf64_Chdr) + bound) != 0) {
+            lerr(c, "out of memory");
+            return;
+        }
+        buf_put32(&ch->z, IMG_ELFCOMPRESS_ZSTD);     /* ch_type */
+        buf_put32(&ch->z, 0);                        /* ch_reserved */
+        buf_put64(&ch->z, ch->code.len);             /* ch_size */
+        buf_put64(&ch->z, IMG_BLOCK_ALIGN);          /* ch_addralign */
+        size_t zn = ZSTD_compress(ch->z.data + ch->z.len, bound,
+                                  ch->code.data, ch->code.len,
+                                  IMG_ZSTD_LEVEL);
+        if (ZSTD_isError(zn)) {
+            lerr(c, "chunk %zu: zstd: %s", i, ZSTD_getErrorName(zn));
+            return;
+        }
+        ch->z.len += zn;
+    }
+}
+
+/* ---- write ------------------------------------------------------------ */
+
+static void build_header(const link_ctx *c, buf *h)
+{
+    const obj_file *m = &c->objs[c->meta];
+    char fp[IMG_FP_SIZE] = {0};
+    snprintf(fp, sizeof fp, "%s", c->objs[c->fp_from].fingerprint);
+    buf_append(h, IMG_MAGIC, 8);
+    buf_put32(h, IMG_FORMAT_VERSION);
+    buf_put32(h, c->features);
+    buf_put64(h, m->has_entry ? m->entry : 0);
+    buf_put32(h, m->has_entry ? 1 : 0);
+    buf_put32(h, (uint32_t)c->nblocks);
+    buf_put64(h, m->memsize);
+    buf_put32(h, (uint32_t)c->nchunks);
+    buf_put32(h, (uint32_t)c->nmissing);
+    buf_append(h, fp, sizeof fp);
+}
+
+static void build_index(const link_ctx *c, buf *x)
+{
+    for (size_t ci = 0; ci < c->nchunks; ci++) {
+        const lchunk *ch = &c->chunks[ci];
+        uint32_t rfirst = 0;
+        for (uint32_t k = 0; k < ch->n; k++) {
+            const lblock *b = &c->blocks[ch->first + k];
+            const obj_file *o = &c->objs[b->obj];
+            uint8_t sum[IMG_SUM_SIZE];
+            img_sum(o->code, o->code_len, sum);
+            buf_put64(x, b->pc);
+            buf_put32(x, b->chunk);
+            buf_put32(x, b->offset);
+            buf_put32(x, (uint32_t)o->code_len);
+            buf_put32(x, rfirst);
+            buf_put32(x, (uint32_t)o->nrelocs);
+            buf_put32(x, 0);
+            buf_put64(x, o->hash.hi);
+            buf_put64(x, o->hash.lo);
+            buf_append(x, sum, sizeof sum);
+            rfirst += (uint32_t)o->nrelocs;
+        }
+    }
+}
+
+static void build_data(const link_ctx *c, buf *x)
+{
+    const obj_file *m = &c->objs[c->meta];
+    buf_put32(x, (uint32_t)m->ndata);
+    buf_put32(x, 0);
+    for (size_t i = 0; i < m->ndata; i++) {
+        buf_put64(x, m->data[i].addr);
+        buf_put64(x, m->data[i].len);
+    }
+    for (size_t i = 0; i < m->ndata; i++) {
+        buf_append(x, m->data[i].bytes, m->data[i].len);
+        pad_to(x, (x->len + 7) & ~(size_t)7, 0);
+    }
+}
+
+static void put_sym(buf *st, uint32_t name, uint16_t shndx, uint64_t value,
+                    uint64_t size)
+{
+    buf_put32(st, name);
+    buf_put8(st, ELF64_ST_INFO(STB_GLOBAL, STT_FUNC));
+    buf_put8(st, STV_DEFAULT);
+    buf_put8(st, (uint8_t)shndx);
+    buf_put8(st, (uint8_t)(shndx >> 8));
+    buf_put64(st, value);
+    buf_put64(st, size);
+}
+
+static void build_symbols(const link_ctx *c, buf *st, buf *str)
+{
+    static const char *const rt[CG_RT_NUM] = {CG_SYM_ENTER, CG_SYM_EXIT,
+                                              CG_SYM_LOOKUP};
+    char name[32];
+    buf_put8(str, 0);
+    for (int i = 0; i < 24; i++)
+        buf_put8(st, 0);
+    size_t bi = 0, mi = 0;
+    for (size_t s = 0; s < c->nsyms; s++) {
+        uint64_t pc = c->syms[s];
+        img_block_sym(pc, name, sizeof name);
+        uint32_t noff = (uint32_t)str->len;
+        buf_append(str, name, strlen(name) + 1);
+        if (bi < c->nblocks && c->blocks[bi].pc == pc) {
+            const lblock *b = &c->blocks[bi++];
+            put_sym(st, noff, (uint16_t)(IMG_SEC_CHUNK0 + 2 * b->chunk),
+                    b->offset, c->objs[b->obj].code_len);
+        } else {
+            put_sym(st, noff, IMG_SEC_MISSING, c->missing_off[mi],
+                    c->missing[mi].code.len);
+            mi++;
+        }
+    }
+    for (int r = 0; r < CG_RT_NUM; r++) {
+        uint32_t noff = (uint32_t)str->len;
+        buf_append(str, rt[r], strlen(rt[r]) + 1);
+        put_sym(st, noff, SHN_UNDEF, 0, 0);
+    }
+}
+
+static void put_shdr(buf *o, const lsec *s)
+{
+    buf_put32(o, s->name_off);
+    buf_put32(o, s->type);
+    buf_put64(o, s->flags);
+    buf_put64(o, 0);                /* sh_addr */
+    buf_put64(o, s->offset);
+    buf_put64(o, s->data ? s->data->len : 0);
+    buf_put32(o, s->link);
+    buf_put32(o, s->info);
+    buf_put64(o, s->align);
+    buf_put64(o, s->entsize);
+}
+
+static void put_ehdr(buf *o, uint64_t shoff, uint16_t shnum)
+{
+    static const uint8_t ident[EI_NIDENT] = {
+        ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ELFCLASS64, ELFDATA2LSB,
+        EV_CURRENT, ELFOSABI_NONE, 0};
+    buf_append(o, ident, sizeof ident);
+    uint8_t t[4];
+    t[0] = ET_REL; t[1] = 0; t[2] = EM_X86_64; t[3] = 0;
+    buf_append(o, t, 4);
+    buf_put32(o, EV_CURRENT);
+    buf_put64(o, 0);                 /* e_entry */
+    buf_put64(o, 0);                 /* e_phoff */
+    buf_put64(o, shoff);
+    buf_put32(o, 0);                 /* e_flags */
+    uint16_t h[6] = {sizeof(Elf64_Ehdr), 0, 0, sizeof(Elf64_Shdr), shnum,
+                     (uint16_t)(shnum - 1)};
+    for (int i = 0; i < 6; i++) {
+        buf_put8(o, (uint8_t)h[i]);
+        buf_put8(o, (uint8_t)(h[i] >> 8));
+    }
+}
+
+static void pass_write(link_ctx *c, buf *out)
+{
+    size_t nsec = IMG_SEC_CHUNK0 + 2 * c->nchunks + 2;
+    lsec *s = xcalloc(nsec, sizeof *s);
+    buf *bufs = xcalloc(8, sizeof *bufs);
+    char (*cname)[48] = xcalloc(2 * c->nchunks + 1, sizeof *cname);
+    if (!s || !bufs || !cname || nsec > 0xff00) {
+        lerr(c, nsec > 0xff00 ? "too many chunks" : "out of memory");
+        goto out;
+    }
+    buf *hdr = &bufs[0], *idx = &bufs[1], *dat = &bufs[2], *sym = &bufs[3],
+        *str = &bufs[4], *sums = &bufs[5], *shstr = &bufs[6];
+    build_header(c, hdr);
+    build_index(c, idx);
+    build_data(c, dat);
+    build_symbols(c, sym, str);
+
+    uint32_t shstrndx = (uint32_t)(nsec - 1), sumsndx = (uint32_t)(nsec - 2);
+    s[IMG_SEC_HEADER] = (lsec){".aotb.header", SHT_PROGBITS, 0, 0, 0, 8, 0,
+                               hdr, 0, 0};
+    s[IMG_SEC_INDEX] = (lsec){".aotb.index", SHT_PROGBITS, 0, 0, 0, 8,
+                              IMG_INDEX_REC, idx, 0, 0};
+    s[IMG_SEC_DATA] = (lsec){".aotb.data", SHT_PROGBITS, 0, 0, 0, 8, 0, dat,
+                             0, 0};
+    s[IMG_SEC_SYMTAB] = (lsec){".symtab", SHT_SYMTAB, IMG_SEC_STRTAB, 1, 0,
+                               8, sizeof(Elf64_Sym), sym, 0, 0};
+    s[IMG_SEC_STRTAB] = (lsec){".strtab", SHT_STRTAB, 0, 0, 0, 1, 0, str, 0,
+                               0};
+    s[IMG_SEC_MISSING] = (lsec){".text.aotb.missing", SHT_PROGBITS, 0, 0,
+                                SHF_EXECINSTR, IMG_BLOCK_ALIGN, 0,
+                                &c->missing_code, 0, 0};
+    s[IMG_SEC_MISSING_RELA] = (lsec){".rela.text.aotb.missing", SHT_RELA,
+                                     IMG_SEC_SYMTAB, IMG_SEC_MISSING,
+                                     SHF_INFO_LINK, 8, sizeof(Elf64_Rela),
+                                     &c->missing_rela, 0, 0};
+    for (size_t i = 0; i < c->nchunks; i++) {
+        uint32_t k = (uint32_t)(IMG_SEC_CHUNK0 + 2 * i);
+        snprintf(cname[2 * i], sizeof cname[0], ".text.aotb.%zu", i);
+        snprintf(cname[2 * i + 1], sizeof cname[0], ".rela.text.aotb.%zu", i);
+        s[k] = (lsec){cname[2 * i], SHT_PROGBITS, 0, 0,
+                      SHF_EXECINSTR | SHF_COMPRESSED, 8, 0, &c->chunks[i].z,
+                      0, 0};
+        s[k + 1] = (lsec){cname[2 * i + 1], SHT_RELA, IMG_SEC_SYMTAB, k,
+                          SHF_INFO_LINK, 8, sizeof(Elf64_Rela),
+                          &c->chunks[i].rela, 0, 0};
+    }
+    /* .aotb.sums is sized now and filled in at the end. */
+    size_t sums_len = 32 + (size_t)IMG_SUM_SIZE * nsec;
+    pad_to(sums, sums_len, 0);
+    s[sumsndx] = (lsec){".aotb.sums", SHT_PROGBITS, 0, 0, 0, 8, 0, sums, 0,
+                        0};
+    s[shstrndx] = (lsec){".shstrtab", SHT_STRTAB, 0, 0, 0, 1, 0, shstr, 0,
+                         0};
+    buf_put8(shstr, 0);
+    for (size_t i = 1; i < nsec; i++) {
+        s[i].name_off = (uint32_t)shstr->len;
+        buf_append(shstr, s[i].name, strlen(s[i].name) + 1);
+    }
+
+    /* Lay the file out: ELF header, sections in index order, headers. */
+    uint64_t off = sizeof(Elf64_Ehdr);
+    for (size_t i = 1; i < nsec; i++) {
+        off = (off + s[i].align - 1) & ~(s[i].align - 1);
+        s[i].offset = off;
+        off += s[i].data->len;
+    }
+    uint64_t shoff = (off + 7) & ~(uint64_t)7;
+    put_ehdr(out, shoff, (uint16_t)nsec);
+    for (size_t i = 1; i < nsec; i++) {
+        pad_to(out, s[i].offset, 0);
+        buf_append(out, s[i].data->data, s[i].data->len);
+    }
+    pad_to(out, shoff, 0);
+    for (size_t i = 0; i < nsec; i++)
+        put_shdr(out, &s[i]);
+    for (int i = 0; i < 7; i++)
+        if (bufs[i].oom)
+            out->oom = 1;
+    for (size_t i = 0; i < c->nchunks; i++)
+        if (c->chunks[i].z.oom || c->chunks[i].rela.oom ||
+            c->chunks[i].code.oom)
+            out->oom = 1;
+    if (out->oom || c->missing_code.oom || c->missing_rela.oom) {
+        lerr(c, "out of memory");
+        goto out;
+    }
+
+    /* Checksums: each section's file bytes, then the root over the whole
+     * file with .aotb.sums as zeros (it is still zero here). */
+    uint8_t *sm = out->data + s[sumsndx].offset;
+    put_le32(sm, (uint32_t)nsec);
+    for (size_t i = 1; i < nsec; i++)
+        if (i != sumsndx)
+            img_sum(out->data + s[i].offset, s[i].data->len,
+                    sm + 32 + IMG_SUM_SIZE * i);
+    uint8_t root[IMG_SUM_SIZE];
+    {
+        uint8_t *save = malloc(sums_len);
+        if (!save) {
+            lerr(c, "out of memory");
+            goto out;
+        }
+        memcpy(save, sm, sums_len);
+        memset(sm, 0, sums_len);
+        img_sum(out->data, out->len, root);
+        memcpy(sm, save, sums_len);
+        free(save);
+    }
+    memcpy(sm + 16, root, IMG_SUM_SIZE);
+out:
+    if (bufs)
+        for (int i = 0; i < 8; i++)
+            buf_free(&bufs[i]);
+    free(bufs);
+    free(cname);
+    free(s);
+}
+
+int img_link(const obj_file *objs, const char *const *names, size_t n,
+             buf *out, aotb_diag *d)
+{
+    link_ctx c = {0};
+    c.objs = objs;
+    c.names = names;
+    c.n = n;
+    c.d = d;
+    c.blocks = xcalloc(n ? n : 1, sizeof *c.blocks);
+    if (!c.blocks) {
+        diag_add(d, "out of memory");
+        return -1;
+    }
+    pass_collect(&c);
+    pass_resolve(&c);       /* duplicates are reported even after errors */
+    if (!c.errors)
+        pass_layout(&c);
+    if (!c.errors)
+        pass_compress(&c);
+    if (!c.errors)
+        pass_write(&c, out);
+
+    for (size_t i = 0; i < c.nmissing; i++)
+        cg_code_free(&c.missing[i]);
+    for (size_t i = 0; i < c.nchunks; i++) {
+        buf_free(&c.chunks[i].code);
+        buf_free(&c.chunks[i].z);
+        buf_free(&c.chunks[i].rela);
+    }
+    free(c.chunks);
+    free(c.missing);
+    free(c.missing_off);
+    free(c.syms);
+    free(c.blocks);
+    buf_free(&c.missing_code);
+    buf_free(&c.missing_rela);
+    if (c.errors) {
+        buf_free(out);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,76 @@
+/* cg_block.h: internal to the code generator (codegen.c compiles blocks,
+ * codegen_ops.c the ops inside them): the per-block compile state, the
+ * guest register cache and the helpers both halves use. */
+#ifndef AOTB_CG_BLOCK_H
+#define AOTB_CG_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codegen.h"
+#include "x86_emit.h"
+
+/* Host registers that cache guest registers (rsi rdi r8 r9 r10 r11 r15
+ * rbp), in allocation order. */
+#define NCACHE 8
+extern const int cgb_cache_regs[NCACHE];
+
+enum { COLD_BUDGET, COLD_MEMFAULT, COLD_CALLSTACK, COLD_RET };
+
+/* One out-of-line path and the rel32 branch sites that lead to it. */
+typedef struct cold_path {
+    int kind;
+    uint64_t pc;              /* the block reported (folded blocks differ) */
+    unsigned dirty;           /* registers to write back */
+    uint32_t *sites;
+    size_t nsites, cap;
+} cold_path;
+
+/* At most this many blocks in one superblock (the block + folded ones). */
+#define MAX_SEGS 8
+
+typedef struct cg_state {
+    cg_code *c;
+    const ir_block *seg[MAX_SEGS];  /* the block, then the blocks folded in */
+    unsigned nseg;
+    uint64_t pc;                    /* pc of the segment being compiled */
+    int16_t slot_of[IR_NREGS];     /* guest reg -> cache slot, or -1 */
+    int guest_of[NCACHE];          /* cache slot -> guest reg, or -1 */
+    unsigned dirty;                /* bit per cache slot */
+    cold_path *cold;
+    size_t ncold, coldcap;
+    int oom;
+    /* Set by a compare as the last op: its flags still hold, and condition
+     * flag_cc is true iff guest register flag_reg is non-zero. */
+    bool flags_live;
+    int flag_cc;
+    unsigned flag_reg;
+} cg_state;
+
+/* An operand: a host register, or the guest register's slot in the cpu
+ * struct ([rbx + off]) when reg < 0. */
+typedef struct opnd {
+    int reg;
+    int32_t off;
+} opnd;
+
+/* A guest register's cache register, or X86_NOREG. */
+int cgb_host_of(const cg_state *s, unsigned g);
+opnd cgb_opnd_of(const cg_state *s, unsigned g);
+/* opc r, operand (register-direct or [rbx + off]). */
+void cgb_op_ro(cg_state *s, int opc, int r, opnd o);
+/* The operand in a register: its cache register, or loaded into scratch. */
+int cgb_in_reg(cg_state *s, opnd o, int scratch);
+void cgb_mov_to(cg_state *s, int dst, opnd src);
+/* Where an op computes its result, and the step that files it. */
+int cgb_dst_reg(const cg_state *s, unsigned d);
+void cgb_dst_done(cg_state *s, unsigned d, int reg);
+/* A jcc rel32 to an out-of-line stop of this kind (COLD_*). */
+void cgb_jcc_cold(cg_state *s, int cc, int kind, unsigned dirty);
+
+/* codegen_ops.c: one op; ZF from a guest register (ZF = 1 iff zero). */
+void cgb_gen_op(cg_state *s, const ir_op *op);
+void cgb_test_guest(cg_state *s, unsigned g);
+
+#endif

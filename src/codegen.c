@@ -1,0 +1,576 @@
+/* codegen.c: IR block -> x86-64 code (see the ABI comment in codegen.h).
+ *
+ * Per block: the budget check, then the ops in order, then the terminator,
+ * then the out-of-line "cold" paths (budget stop, memory faults, return
+ * stack over/underflow).  The most used guest registers of the block live
+ * in host registers; the set of those modified so far ("dirty") is known at
+ * every point because a block is straight-line code, so every exit writes
+ * back exactly the registers that changed before it. */
+#include "codegen.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_block.h"
+
+#define CG_VERSION 1
+
+/* Host registers that cache guest registers, in allocation order. */
+const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
+                                     X86_R11, X86_R15, X86_RBP };
+
+/* ---- register cache ---------------------------------------------------- */
+
+int cgb_host_of(const cg_state *s, unsigned g)
+{
+    int slot = s->slot_of[g];
+    return slot < 0 ? X86_NOREG : cgb_cache_regs[slot];
+}
+
+opnd cgb_opnd_of(const cg_state *s, unsigned g)
+{
+    return (opnd){ cgb_host_of(s, g), CPU_OFF_R(g) };
+}
+
+/* Reads and writes of each op, in the order the op does them. */
+static int op_reads(const ir_op *op, unsigned regs[3])
+{
+    switch ((ir_shape)ir_op_shapes[op->op]) {
+    case IR_SHAPE_DAB: regs[0] = op->a; regs[1] = op->b; return 2;
+    case IR_SHAPE_DA:
+    case IR_SHAPE_DAI:
+    case IR_SHAPE_DAS:
+    case IR_SHAPE_LOAD: regs[0] = op->a; return 1;
+    case IR_SHAPE_DCAB:
+        regs[0] = op->c; regs[1] = op->a; regs[2] = op->b; return 3;
+    case IR_SHAPE_STORE: regs[0] = op->a; regs[1] = op->b; return 2;
+    case IR_SHAPE_NONE:
+    case IR_SHAPE_DI: return 0;
+    }
+    return 0;
+}
+
+static int op_writes(const ir_op *op)
+{
+    switch ((ir_shape)ir_op_shapes[op->op]) {
+    case IR_SHAPE_NONE:
+    case IR_SHAPE_STORE: return 0;
+    default: return 1;
+    }
+}
+
+static int term_reads(const ir_term *t)
+{
+    return t->kind == IR_T_JMPREG || t->kind == IR_T_CONDJMP;
+}
+
+/* Picks the cached registers (most uses first, ties to the lower number so
+ * the choice is deterministic) and returns the mask of slots that must be
+ * loaded at entry: those read before the block writes them. */
+static unsigned alloc_regs(cg_state *s)
+{
+    const ir_block *last = s->seg[s->nseg - 1];
+    uint32_t uses[IR_NREGS] = {0};
+    for (unsigned g = 0; g < s->nseg; g++) {
+        const ir_block *b = s->seg[g];
+        for (uint32_t i = 0; i < b->nops; i++) {
+            unsigned r[3];
+            int n = op_reads(&b->ops[i], r);
+            for (int k = 0; k < n; k++)
+                uses[r[k]]++;
+            if (op_writes(&b->ops[i]))
+                uses[b->ops[i].d]++;
+        }
+    }
+    if (term_reads(&last->term))
+        uses[last->term.reg]++;
+
+    for (int g = 0; g < IR_NREGS; g++)
+        s->slot_of[g] = -1;
+    for (int k = 0; k < NCACHE; k++) {
+        int best = -1;
+        for (int g = 0; g < IR_NREGS; g++)
+            if (s->slot_of[g] < 0 && uses[g] >= 2 &&
+                (best < 0 || uses[g] > uses[best]))
+                best = g;
+        s->guest_of[k] = best;
+        if (best >= 0)
+            s->slot_of[best] = (int16_t)k;
+    }
+
+    unsigned written = 0, live_in = 0;
+    for (unsigned g = 0; g < s->nseg; g++) {
+        const ir_block *b = s->seg[g];
+        for (uint32_t i = 0; i < b->nops; i++) {
+            unsigned r[3];
+            int n = op_reads(&b->ops[i], r);
+            for (int k = 0; k < n; k++) {
+                int slot = s->slot_of[r[k]];
+                if (slot >= 0 && !(written & 1u << slot))
+                    live_in |= 1u << slot;
+            }
+            if (op_writes(&b->ops[i]) && s->slot_of[b->ops[i].d] >= 0)
+                written |= 1u << s->slot_of[b->ops[i].d];
+        }
+    }
+    if (term_reads(&last->term)) {
+        int slot = s->slot_of[last->term.reg];
+        if (slot >= 0 && !(written & 1u << slot))
+            live_in |= 1u << slot;
+    }
+    return live_in;
+}
+
+static void writeback(cg_state *s, unsigned dirty)
+{
+    for (int k = 0; k < NCACHE; k++)
+        if (dirty & 1u << k)
+            x86_st(s->c, cgb_cache_regs[k], X86_RBX, CPU_OFF_R(s->guest_of[k]));
+}
+
+/* ---- operands ---------------------------------------------------------- */
+
+/* opc r, operand (register-direct or [rbx + off]). */
+void cgb_op_ro(cg_state *s, int opc, int r, opnd o)
+{
+    if (o.reg >= 0)
+        x86_rr(s->c, opc, r, o.reg);
+    else
+        x86_rm(s->c, opc, r, X86_RBX, o.off);
+}
+
+/* The operand in a register: its cache register, or loaded into scratch. */
+int cgb_in_reg(cg_state *s, opnd o, int scratch)
+{
+    if (o.reg >= 0)
+        return o.reg;
+    x86_ld(s->c, scratch, X86_RBX, o.off);
+    return scratch;
+}
+
+void cgb_mov_to(cg_state *s, int dst, opnd src)
+{
+    if (src.reg != dst)
+        cgb_op_ro(s, OPC_MOVL_GvEv | P_REXW, dst, src);
+}
+
+/* Where an op computes its result: the destination's cache register, or
+ * rax for an uncached destination. */
+int cgb_dst_reg(const cg_state *s, unsigned d)
+{
+    int h = cgb_host_of(s, d);
+    return h >= 0 ? h : X86_RAX;
+}
+
+/* The result is in reg: store it if d is uncached, else mark it dirty. */
+void cgb_dst_done(cg_state *s, unsigned d, int reg)
+{
+    int slot = s->slot_of[d];
+    if (slot < 0) {
+        x86_st(s->c, reg, X86_RBX, CPU_OFF_R(d));
+    } else {
+        if (cgb_cache_regs[slot] != reg)
+            x86_mov_rr(s->c, cgb_cache_regs[slot], reg);
+        s->dirty |= 1u << slot;
+    }
+}
+
+/* ---- cold paths -------------------------------------------------------- */
+
+/* A jcc rel32 to the cold path of this kind for the current segment's pc,
+ * one per distinct dirty set (the faulting address is always in rax). */
+void cgb_jcc_cold(cg_state *s, int cc, int kind, unsigned dirty)
+{
+    cold_path *p = NULL;
+    for (size_t i = 0; i < s->ncold; i++)
+        if (s->cold[i].kind == kind && s->cold[i].dirty == dirty &&
+            s->cold[i].pc == s->pc)
+            p = &s->cold[i];
+    if (!p) {
+        if (s->ncold == s->coldcap) {
+            size_t cap = s->coldcap ? s->coldcap * 2 : 4;
+            cold_path *n = xreallocarray(s->cold, cap, sizeof *n);
+            if (!n) {
+                s->oom = 1;
+                return;
+            }
+            s->cold = n;
+            s->coldcap = cap;
+        }
+        p = &s->cold[s->ncold++];
+        *p = (cold_path){ .kind = kind, .pc = s->pc, .dirty = dirty };
+    }
+    if (p->nsites == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4;
+        uint32_t *n = xreallocarray(p->sites, cap, sizeof *n);
+        if (!n) {
+            s->oom = 1;
+            return;
+        }
+        p->sites = n;
+        p->cap = cap;
+    }
+    p->sites[p->nsites++] = x86_jcc32_fwd(s->c, cc);
+}
+
+/* Stores status and pc (info already set when it matters) and leaves. */
+static void emit_stop(cg_state *s, aotb_status st, uint64_t pc)
+{
+    x86_st_imm64(s->c, X86_RBX, CPU_OFF_PC, pc, X86_RCX);
+    x86_st_imm32(s->c, X86_RBX, CPU_OFF_STATUS, (uint32_t)st);
+    x86_jmp_sym(s->c, CG_TGT_RT, CG_RT_EXIT);
+}
+
+/* Every cold path stops with the pc of its (possibly folded) block.  Paths
+ * that share a pc set status (and info) and jump to one tail that stores the
+ * pc and leaves; tails come first so that the jumps back to them are short. */
+static void emit_cold_paths(cg_state *s)
+{
+    cg_code *c = s->c;
+    uint32_t tail[MAX_SEGS];
+    bool has_tail[MAX_SEGS] = { false };
+    for (unsigned g = 0; g < s->nseg; g++) {
+        size_t n = 0;
+        for (size_t i = 0; i < s->ncold; i++)
+            n += s->cold[i].pc == s->seg[g]->pc;
+        /* A pc repeated in the chain (cannot happen: folding never revisits
+         * a block) would simply reuse the first tail. */
+        for (unsigned h = 0; h < g; h++)
+            if (s->seg[h]->pc == s->seg[g]->pc)
+                n = 0;
+        if (n > 1) {
+            has_tail[g] = true;
+            tail[g] = x86_here(c);
+            x86_st_imm64(c, X86_RBX, CPU_OFF_PC, s->seg[g]->pc, X86_RCX);
+            x86_jmp_sym(c, CG_TGT_RT, CG_RT_EXIT);
+        }
+    }
+    for (size_t i = 0; i < s->ncold; i++) {
+        cold_path *p = &s->cold[i];
+        aotb_status st = AOTB_ST_RET;
+        for (size_t k = 0; k < p->nsites; k++)
+            x86_patch32(c, p->sites[k], x86_here(c));
+        writeback(s, p->dirty);
+        switch (p->kind) {
+        case COLD_BUDGET:
+            /* Undo the decrement: this block did not run. */
+            x86_arith_ri(c, ARITH_ADD, X86_R14, 1);
+            st = AOTB_ST_BUDGET;
+            break;
+        case COLD_MEMFAULT:
+            x86_st(c, X86_RAX, X86_RBX, CPU_OFF_INFO);
+            st = AOTB_ST_MEMFAULT;
+            break;
+        case COLD_CALLSTACK:
+            st = AOTB_ST_CALLSTACK;
+            break;
+        case COLD_RET:
+            st = AOTB_ST_RET;
+            break;
+        }
+        unsigned g = 0;
+        while (g < s->nseg && s->seg[g]->pc != p->pc)
+            g++;
+        if (g < s->nseg && has_tail[g]) {
+            x86_st_imm32(c, X86_RBX, CPU_OFF_STATUS, (uint32_t)st);
+            x86_jmp_back(c, tail[g]);
+        } else {
+            emit_stop(s, st, p->pc);
+        }
+    }
+}
+
+/* ---- terminators ------------------------------------------------------- */
+
+static void gen_term(cg_state *s)
+{
+    cg_code *c = s->c;
+    const ir_term *t = &s->seg[s->nseg - 1]->term;
+    uint64_t pc = s->pc;
+
+    writeback(s, s->dirty);
+    switch ((ir_termkind)t->kind) {
+    case IR_T_JMP:
+        x86_jmp_sym(c, CG_TGT_BLOCK, t->target);
+        break;
+    case IR_T_CONDJMP:
+        if (t->target != t->other) {
+            /* The write-back above is movs only, so the flags of a compare
+             * that produced the condition are still valid. */
+            int cc = X86_CC_NE;
+            if (s->flags_live && s->flag_reg == t->reg)
+                cc = s->flag_cc;
+            else
+                cgb_test_guest(s, t->reg);
+            x86_jcc_sym(c, cc, CG_TGT_BLOCK, t->target);
+        }
+        x86_jmp_sym(c, CG_TGT_BLOCK, t->other);
+        break;
+    case IR_T_CALL:
+        x86_ld(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
+        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RAX, X86_RBX,
+               CPU_OFF_RCAP);
+        cgb_jcc_cold(s, X86_CC_AE, COLD_CALLSTACK, 0);
+        x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
+        if (x86_fits_i32((int64_t)t->other)) {
+            x86_rmx(c, OPC_MOVL_EvIz | P_REXW, 0, X86_RCX, X86_RAX, 3, 0);
+            x86_imm32(c, (int32_t)(int64_t)t->other);
+        } else {
+            x86_movi(c, X86_RDX, t->other);
+            x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_RAX, 3, 0);
+        }
+        x86_arith_ri(c, ARITH_ADD, X86_RAX, 1);
+        x86_st(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
+        x86_jmp_sym(c, CG_TGT_BLOCK, t->target);
+        break;
+    case IR_T_RET:
+        x86_ld(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
+        x86_rr(c, OPC_TEST_EvGv | P_REXW, X86_RAX, X86_RAX);
+        cgb_jcc_cold(s, X86_CC_E, COLD_RET, 0);
+        x86_arith_ri(c, ARITH_SUB, X86_RAX, 1);
+        x86_st(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
+        x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
+        x86_rmx(c, OPC_MOVL_GvEv | P_REXW, X86_RCX, X86_RCX, X86_RAX, 3, 0);
+        x86_st(c, X86_RCX, X86_RBX, CPU_OFF_PC);
+        x86_jmp_sym(c, CG_TGT_RT, CG_RT_LOOKUP);
+        break;
+    case IR_T_JMPREG:
+        /* The target goes through the dispatcher's lookup: guest data never
+         * becomes a host address. */
+        cgb_mov_to(s, X86_RAX, cgb_opnd_of(s, t->reg));
+        if (t->imm != 0 && x86_fits_i32((int64_t)t->imm)) {
+            x86_arith_ri(c, ARITH_ADD, X86_RAX, (int32_t)(int64_t)t->imm);
+        } else if (t->imm != 0) {
+            x86_movi(c, X86_RCX, t->imm);
+            x86_rr(c, OPC_ARITH_GvEv | ARITH_ADD << 3 | P_REXW, X86_RAX,
+                   X86_RCX);
+        }
+        x86_st(c, X86_RAX, X86_RBX, CPU_OFF_PC);
+        x86_jmp_sym(c, CG_TGT_RT, CG_RT_LOOKUP);
+        break;
+    case IR_T_FAULT:
+        x86_st_imm64(c, X86_RBX, CPU_OFF_INFO, t->imm, X86_RAX);
+        emit_stop(s, AOTB_ST_FAULT, pc);
+        break;
+    case IR_T_INTERRUPT:
+        x86_st_imm64(c, X86_RBX, CPU_OFF_INFO, t->imm, X86_RAX);
+        emit_stop(s, AOTB_ST_INTERRUPT, t->has_resume ? t->other : pc);
+        break;
+    }
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+static int check_block(const ir_block *b, aotb_diag *d)
+{
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const ir_op *op = &b->ops[i];
+        if (op->op >= IR_NUM_OPS) {
+            diag_add(d, "block 0x%016" PRIx64 ": op %u: invalid opcode %u",
+                     b->pc, i, op->op);
+            return -1;
+        }
+        if ((op->op == IR_LOAD || op->op == IR_STORE) &&
+            op->mt >= IR_NUM_MEMTYPES) {
+            diag_add(d, "block 0x%016" PRIx64 ": op %u: invalid memory type",
+                     b->pc, i);
+            return -1;
+        }
+        if ((op->op == IR_SLLI || op->op == IR_SRLI || op->op == IR_SRAI) &&
+            op->imm > 63) {
+            diag_add(d, "block 0x%016" PRIx64 ": op %u: shift out of range",
+                     b->pc, i);
+            return -1;
+        }
+    }
+    if (b->term.kind > IR_T_INTERRUPT) {
+        diag_add(d, "block 0x%016" PRIx64 ": invalid terminator %u", b->pc,
+                 b->term.kind);
+        return -1;
+    }
+    return 0;
+}
+
+static int finish(cg_code *out, int oom, aotb_diag *d)
+{
+    if (oom || out->code.oom || out->code.len > INT32_MAX) {
+        diag_add(d, "code generator: out of memory");
+        cg_code_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Superblock: while the last block ends in "jmp T" and T is small, T's ops
+ * are compiled right after it (no jump, registers stay cached).  T still
+ * counts as a block of its own: a budget check at the seam stops with pc =
+ * T, and faults inside it report T.  A block is folded at most once per
+ * chain, so loops end the chain. */
+static void fold_chain(cg_state *s, const cg_options *o, cg_find_fn find,
+                       void *find_ctx)
+{
+    if (!o || !o->fold_max_ops || !find)
+        return;
+    while (s->nseg < MAX_SEGS) {
+        const ir_block *last = s->seg[s->nseg - 1];
+        if (last->term.kind != IR_T_JMP)
+            return;
+        const ir_block *t = find(find_ctx, last->term.target);
+        if (!t || t->nops > o->fold_max_ops || t->pc != last->term.target)
+            return;
+        aotb_diag quiet = {0};
+        int bad = check_block(t, &quiet);   /* an invalid block is not folded */
+        diag_free(&quiet);
+        if (bad)
+            return;
+        for (unsigned g = 0; g < s->nseg; g++)
+            if (s->seg[g]->pc == t->pc)
+                return;
+        s->seg[s->nseg++] = t;
+    }
+}
+
+int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
+                     void *find_ctx, cg_code *out, aotb_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    out->pc = b->pc;
+
+    cg_state s;
+    memset(&s, 0, sizeof s);
+    s.c = out;
+    s.seg[0] = b;
+    s.nseg = 1;
+    fold_chain(&s, o, find, find_ctx);
+    for (unsigned g = 0; g < s.nseg; g++)
+        if (check_block(s.seg[g], d) != 0)
+            return -1;
+    if (s.nseg > 1) {
+        out->deps = xcalloc(s.nseg - 1, sizeof *out->deps);
+        if (!out->deps) {
+            diag_add(d, "code generator: out of memory");
+            return -1;
+        }
+        for (unsigned g = 1; g < s.nseg; g++)
+            out->deps[out->ndeps++] = s.seg[g]->pc;
+    }
+    unsigned live_in = alloc_regs(&s);
+
+    /* Budget: r14 = blocks that may still start. */
+    s.pc = b->pc;
+    x86_arith_ri(out, ARITH_SUB, X86_R14, 1);
+    cgb_jcc_cold(&s, X86_CC_B, COLD_BUDGET, 0);
+    for (int k = 0; k < NCACHE; k++)
+        if (live_in & 1u << k)
+            x86_ld(out, cgb_cache_regs[k], X86_RBX, CPU_OFF_R(s.guest_of[k]));
+    for (unsigned g = 0; g < s.nseg; g++) {
+        const ir_block *sb = s.seg[g];
+        if (g > 0) {
+            /* The seam: the folded block starts here, as if jumped to. */
+            s.pc = sb->pc;
+            s.flags_live = false;           /* sub clobbers them */
+            x86_arith_ri(out, ARITH_SUB, X86_R14, 1);
+            cgb_jcc_cold(&s, X86_CC_B, COLD_BUDGET, s.dirty);
+        }
+        for (uint32_t i = 0; i < sb->nops; i++)
+            cgb_gen_op(&s, &sb->ops[i]);
+    }
+    gen_term(&s);
+    emit_cold_paths(&s);
+
+    for (size_t i = 0; i < s.ncold; i++)
+        free(s.cold[i].sites);
+    free(s.cold);
+    return finish(out, s.oom, d);
+}
+
+int cg_compile_runtime(cg_code *out, aotb_diag *d)
+{
+    static const int saved[] = { X86_RBX, X86_RBP, X86_R12, X86_R13, X86_R14,
+                                 X86_R15 };
+    const int nsaved = (int)(sizeof saved / sizeof saved[0]);
+    memset(out, 0, sizeof *out);
+
+    /* enter(cpu = rdi, code = rsi) */
+    out->defs[out->ndefs].sym = CG_RT_ENTER;
+    out->defs[out->ndefs++].offset = x86_here(out);
+    for (int i = 0; i < nsaved; i++)
+        x86_op(out, OPC_PUSH_r, saved[i]);
+    x86_mov_rr(out, X86_RBX, X86_RDI);
+    x86_ld(out, X86_R12, X86_RBX, CPU_OFF_MEM);
+    x86_ld(out, X86_R13, X86_RBX, CPU_OFF_BOUND(0));
+    x86_ld(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
+    x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RSI);
+
+    /* lookup: falls through into exit. */
+    out->defs[out->ndefs].sym = CG_RT_LOOKUP;
+    out->defs[out->ndefs++].offset = x86_here(out);
+    x86_st_imm32(out, X86_RBX, CPU_OFF_STATUS, AOTB_ST_LOOKUP);
+
+    out->defs[out->ndefs].sym = CG_RT_EXIT;
+    out->defs[out->ndefs++].offset = x86_here(out);
+    x86_st(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
+    x86_rm(out, OPC_MOVL_GvEv, X86_RAX, X86_RBX, CPU_OFF_STATUS);
+    for (int i = nsaved - 1; i >= 0; i--)
+        x86_op(out, OPC_POP_r, saved[i]);
+    x86_op(out, OPC_RET, X86_NOREG);
+    return finish(out, 0, d);
+}
+
+int cg_compile_missing(uint64_t pc, cg_code *out, aotb_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    out->pc = pc;
+    x86_st_imm64(out, X86_RBX, CPU_OFF_PC, pc, X86_RAX);
+    x86_jmp_sym(out, CG_TGT_RT, CG_RT_LOOKUP);
+    return finish(out, 0, d);
+}
+
+void cg_code_free(cg_code *c)
+{
+    buf_free(&c->code);
+    free(c->relocs);
+    free(c->deps);
+    memset(c, 0, sizeof *c);
+}
+
+uint32_t cg_required_features(const cg_options *o)
+{
+    (void)o;
+    return CG_FEAT_X86_64;
+}
+
+void cg_feature_names(uint32_t f, char *out, size_t size)
+{
+    static const char *const names[] = { "x86-64", "bmi2", "lzcnt" };
+    size_t len = 0;
+    if (size == 0)
+        return;
+    out[0] = '\0';
+    for (unsigned i = 0; i < 32; i++) {
+        if (!(f & 1u << i))
+            continue;
+        char unknown[16];
+        const char *n = names[0];
+        if (i < sizeof names / sizeof names[0]) {
+            n = names[i];
+        } else {
+            snprintf(unknown, sizeof unknown, "bit%u", i);
+            n = unknown;
+        }
+        int w = snprintf(out + len, size - len, "%s%s", len ? "," : "", n);
+        if (w < 0 || (size_t)w >= size - len)
+            return;             /* truncated, still NUL-terminated */
+        len += (size_t)w;
+    }
+}
+
+void cg_fingerprint(const cg_options *o, char *out, size_t size)
+{
+    char feats[128];
+    cg_feature_names(cg_required_features(o), feats, sizeof feats);
+    snprintf(out, size, "aotb %s codegen %d fold=%u features=%s", AOTB_VERSION,
+             CG_VERSION, o ? o->fold_max_ops : 0u, feats);
+}

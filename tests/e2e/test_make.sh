@@ -1,0 +1,56 @@
+#!/bin/sh
+# test_make.sh: the same incremental scenarios through the GNU Make fragment
+# (aotb gen --make): a user's Makefile includes aot/aot.mk and runs
+# "make incremental".  Counts the compile commands Make itself ran.
+. "$(dirname "$0")/lib.sh"
+W="$T_TMP/u"; mkdir -p "$W"
+P="$W/prog.vir"
+sh "$HERE/genprog.sh" 200 > "$P"
+printf 'all: incremental\ninclude aot/aot.mk\n' > "$W/Makefile"
+
+mbuild () {
+    make -C "$W" incremental >"$W/make.log" 2>&1
+    MRC=$?
+    COMPILES=$(grep -c ' compile aot/blocks/[0-9a-f]\{16\}\.vir ' "$W/make.log")
+    LINKS=$(grep -c ' link -o ' "$W/make.log")
+    GENS=$(grep -c ' gen prog.vir ' "$W/make.log")
+}
+expect_counts () {  # NAME COMPILES LINKS
+    if [ "$MRC" = 0 ] && [ "$COMPILES" = "$2" ] && [ "$LINKS" = "$3" ]; then ok "$1"; else
+        not_ok "$1" "make exit $MRC, $COMPILES compiles (wanted $2), $LINKS links (wanted $3)" "$(tail -5 "$W/make.log")"; fi
+}
+same_as_interp () {
+    "$AOTB" interp "$P" --dump-mem 0:64 >"$W/want" 2>&1; wrc=$?
+    "$AOTB" run "$W/aot/prog.aot" --dump-mem 0:64 >"$W/got" 2>&1; grc=$?
+    if [ "$wrc" = "$grc" ] && cmp -s "$W/want" "$W/got"; then ok "$1"; else
+        not_ok "$1" "interp exit $wrc, run exit $grc" "$(diff "$W/want" "$W/got" | head)"; fi
+}
+
+(cd "$W" && "$AOTB" gen prog.vir -o aot --make --root .) >"$W/gen.out" 2>&1 &&
+    [ -f "$W/aot/aot.mk" ] && ok "aotb gen --make writes aot.mk" || not_ok "aotb gen --make writes aot.mk" "$(cat "$W/gen.out")"
+
+mbuild; expect_counts "make incremental: fresh build compiles 200 blocks and links" 200 1
+same_as_interp "fresh image runs like the interpreter"
+mbuild; expect_counts "no-op make compiles nothing" 0 0
+[ "$GENS" = 0 ] && ok "no-op make does not regenerate" || not_ok "no-op make does not regenerate" "$(cat "$W/make.log")"
+
+sed -i 's/addi r1, r1, 57$/addi r1, r1, 1057/' "$P"
+mbuild; expect_counts "one changed immediate: one compile and the link" 1 1
+grep -q 'blocks/0000000000001380\.vir' "$W/make.log" && ok "the edited block is the one recompiled" || not_ok "the edited block is the one recompiled"
+same_as_interp "edited image runs like the interpreter"
+
+sed -i 's/^block 0x1010 {$/block 0x1010 {   ; a comment/; s/movi r2, 16$/movi   r2,  0x10/' "$P"
+mbuild; expect_counts "comment / whitespace / spelling edits compile nothing" 0 0
+
+awk '/^block 0x1640 /{skip=1} skip&&/^ *}/{skip=0; next} !skip' "$P" > "$P.new" && mv "$P.new" "$P"
+mbuild; expect_counts "a removed block: no compile, one link" 0 1
+"$AOTB" run "$W/aot/prog.aot" | grep -q '^status: nocode 0x0000000000001640$' && ok "a jump to the removed block gives nocode" || not_ok "a jump to the removed block gives nocode"
+
+printf 'block 0x1640 {\n    addi r1, r1, 100\n    jmp 0x1650\n}\n' >> "$P"
+mbuild; expect_counts "an added block: one compile" 1 1
+same_as_interp "image with the added block runs like the interpreter"
+
+sed -i 's/^data 0x8000 u64 7$/data 0x8000 u64 9/' "$P"
+mbuild; expect_counts "a data-only change relinks without compiling blocks" 0 1
+same_as_interp "image after the data change runs like the interpreter"
+t_done

@@ -1,0 +1,110 @@
+#!/bin/sh
+# test_ninja.sh: the build-system plugin.  Each scenario checks what Ninja
+# itself ran (its status lines) and that the image runs like the interpreter.
+. "$(dirname "$0")/lib.sh"
+command -v ninja >/dev/null || { not_ok "ninja is installed"; t_done; }
+W="$T_TMP/w"; mkdir -p "$W"
+P="$W/prog.vir"
+sh "$HERE/genprog.sh" 200 > "$P"
+
+# nbuild: runs ninja aot-image in $W/aot; sets COMPILES (block compile edges
+# that ran), LINKS, GENS, and keeps the log in $W/ninja.log.
+nbuild () {
+    NINJA_STATUS='[ran] ' ninja -C "$W/aot" aot-image >"$W/ninja.log" 2>&1
+    NRC=$?
+    COMPILES=$(grep -Ec '^\[ran\] AOTB (.*/)?obj/[0-9a-f]{16}\.o$' "$W/ninja.log")
+    METAS=$(grep -Ec '^\[ran\] AOTB (.*/)?obj/meta\.o$' "$W/ninja.log")
+    LINKS=$(grep -c '^\[ran\] LINK ' "$W/ninja.log")
+}
+# same_as_interp NAME: the image's output equals the interpreter's.
+same_as_interp () {
+    "$AOTB" interp "$P" --dump-mem 0:64 >"$W/want" 2>&1; wrc=$?
+    "$AOTB" run "$W/aot/prog.aot" --dump-mem 0:64 >"$W/got" 2>&1; grc=$?
+    if [ "$wrc" = "$grc" ] && cmp -s "$W/want" "$W/got"; then ok "$1"; else
+        not_ok "$1" "interp exit $wrc, run exit $grc" "$(diff "$W/want" "$W/got" | head)"; fi
+}
+expect_counts () {  # NAME COMPILES LINKS
+    if [ "$NRC" = 0 ] && [ "$COMPILES" = "$2" ] && [ "$LINKS" = "$3" ]; then ok "$1"; else
+        not_ok "$1" "ninja exit $NRC, $COMPILES compile edges (wanted $2), $LINKS links (wanted $3)" "$(tail -5 "$W/ninja.log")"; fi
+}
+
+(cd "$W" && "$AOTB" gen prog.vir -o aot --stats) >"$W/gen.out" 2>&1 &&
+    ok "aotb gen writes the build" || not_ok "aotb gen writes the build" "$(cat "$W/gen.out")"
+grep -q 'added 200, modified 0, removed 0, unchanged 0' "$W/gen.out" &&
+    ok "gen --stats reports 200 added" || not_ok "gen --stats reports 200 added" "$(cat "$W/gen.out")"
+[ "$(ls "$W/aot/blocks" | wc -l)" = 200 ] && ok "one file per block" || not_ok "one file per block"
+
+nbuild; expect_counts "fresh build runs 200 compile edges and one link" 200 1
+same_as_interp "fresh image runs like the interpreter"
+"$AOTB" verify "$W/aot/prog.aot" >/dev/null 2>&1 && ok "fresh image verifies" || not_ok "fresh image verifies"
+
+nbuild
+grep -q 'no work to do' "$W/ninja.log" && [ "$COMPILES" = 0 ] && ok "no-op rebuild runs nothing" ||
+    not_ok "no-op rebuild runs nothing" "$(cat "$W/ninja.log")"
+
+before=$("$AOTB" run "$W/aot/prog.aot" 2>&1)
+sed -i 's/addi r1, r1, 57$/addi r1, r1, 1057/' "$P"
+nbuild; expect_counts "one changed immediate: one compile edge + the link" 1 1
+grep -q '0000000000001380\.o$' "$W/ninja.log" && ok "the edited block (0x1380) is the one recompiled" ||
+    not_ok "the edited block (0x1380) is the one recompiled" "$(cat "$W/ninja.log")"
+after=$("$AOTB" run "$W/aot/prog.aot" 2>&1)
+[ "$before" != "$after" ] && ok "the run output changed" || not_ok "the run output changed"
+same_as_interp "edited image runs like the interpreter"
+
+# comments, whitespace, number spelling and block order: nothing to compile
+awk 'BEGIN{srand(7)} /^block/{if (b) out[++n]=b; b=$0 "   ; moved\n"; next}
+     b{b=b "   " $0 "\n"; next} {print}
+     END{out[++n]=b; for (i=n;i>=1;i--) printf "%s", out[i]}' "$P" > "$P.new" && mv "$P.new" "$P"
+sed -i 's/movi r2, 16$/movi r2, 0x1_0/' "$P"
+nbuild; expect_counts "comment / whitespace / order / spelling edits compile nothing" 0 0
+same_as_interp "reordered program still runs like the interpreter"
+
+# a block removed: its object is no longer linked, a jump to it is nocode
+awk '/^block 0x1640 /{skip=1} skip&&/^ *}/{skip=0; next} !skip' "$P" > "$P.new" && mv "$P.new" "$P"
+nbuild; expect_counts "a removed block: no compile edge, one link" 0 1
+[ ! -e "$W/aot/blocks/0000000000001640.vir" ] && ok "the removed block's file is deleted" || not_ok "the removed block's file is deleted"
+grep -q '0000000000001640' "$W/aot/build.ninja" && not_ok "build.ninja forgets the removed block" || ok "build.ninja forgets the removed block"
+"$AOTB" run "$W/aot/prog.aot" >"$W/got" 2>&1
+grep -q '^status: nocode 0x0000000000001640$' "$W/got" && ok "a jump to the removed block gives nocode" || not_ok "a jump to the removed block gives nocode" "$(cat "$W/got")"
+same_as_interp "image without the block runs like the interpreter"
+
+printf 'block 0x1640 {\n    addi r1, r1, 100\n    jmp 0x1650\n}\n' >> "$P"
+nbuild; expect_counts "an added block: one compile edge" 1 1
+same_as_interp "image with the added block runs like the interpreter"
+
+sed -i 's/^data 0x8000 u64 7$/data 0x8000 u64 8/' "$P"
+nbuild; expect_counts "a data-only change relinks without compiling blocks" 0 1
+[ "$METAS" = 1 ] && ok "the data change recompiles meta.o" || not_ok "the data change recompiles meta.o"
+
+# killed mid-build, then built again: a correct image
+sed -i 's/addi r1, r1, \([0-9]*\)$/addi r1, r1, 2\1/' "$P"
+(cd "$W/aot" && ninja aot-image >/dev/null 2>&1 & pid=$!; sleep 0.3; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null)
+nbuild
+[ "$NRC" = 0 ] && ok "build after an interrupted build succeeds" || not_ok "build after an interrupted build succeeds" "$(tail -5 "$W/ninja.log")"
+same_as_interp "image after an interrupted build runs like the interpreter"
+"$AOTB" verify "$W/aot/prog.aot" >/dev/null 2>&1 && ok "image after an interrupted build verifies" || not_ok "image after an interrupted build verifies"
+
+# Ninja's own tools behave
+ninja -C "$W/aot" -t compdb >"$W/compdb.json" 2>&1 && grep -q '"command"' "$W/compdb.json" &&
+    ok "ninja -t compdb lists the commands" || not_ok "ninja -t compdb lists the commands"
+ninja -C "$W/aot" -t cleandead >/dev/null 2>&1 && ok "ninja -t cleandead runs" || not_ok "ninja -t cleandead runs"
+ninja -C "$W/aot" -t clean >/dev/null 2>&1 && [ ! -e "$W/aot/prog.aot" ] &&
+    ok "ninja -t clean removes the image" || not_ok "ninja -t clean removes the image"
+nbuild; expect_counts "rebuild after clean compiles every block" 200 1
+
+# subninja from a user's project one directory up
+U="$T_TMP/user"; mkdir -p "$U"; sh "$HERE/genprog.sh" 50 > "$U/prog.vir"
+(cd "$U" && "$AOTB" gen prog.vir -o gen/aot --root . >/dev/null) &&
+printf 'subninja gen/aot/build.ninja\nbuild build.ninja: phony gen/aot/build.ninja\nbuild all: phony aot-image\n' > "$U/build.ninja"
+if ninja -C "$U" all >"$W/u.log" 2>&1 && [ -f "$U/gen/aot/prog.aot" ]; then ok "subninja from a user's build.ninja"; else
+    not_ok "subninja from a user's build.ninja" "$(tail -5 "$W/u.log")"; fi
+sed -i 's/addi r1, r1, 3$/addi r1, r1, 3003/' "$U/prog.vir"
+NINJA_STATUS='[ran] ' ninja -C "$U" all >"$W/u.log" 2>&1
+n=$(grep -Ec '^\[ran\] AOTB (.*/)?obj/[0-9a-f]{16}\.o$' "$W/u.log")
+g=$(grep -c '^\[ran\] GEN ' "$W/u.log")
+if [ "$n" = 1 ] && [ "$g" = 1 ]; then ok "subninja: an edit regenerates and recompiles one block"; else
+    not_ok "subninja: an edit regenerates and recompiles one block" "$(cat "$W/u.log")"; fi
+"$AOTB" interp "$U/prog.vir" >"$W/want" 2>&1; "$AOTB" run "$U/gen/aot/prog.aot" >"$W/got" 2>&1
+cmp -s "$W/want" "$W/got" && ok "subninja image runs like the interpreter" || not_ok "subninja image runs like the interpreter"
+ninja -C "$U" all 2>&1 | grep -q 'no work to do' && ok "subninja: then nothing to do" || not_ok "subninja: then nothing to do"
+t_done
