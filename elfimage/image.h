@@ -25,7 +25,7 @@
 #include "util.h"
 
 #define IMG_MAGIC "AOTBIMG"            /* 8 bytes with the NUL */
-#define IMG_FORMAT_VERSION 1u
+#define IMG_FORMAT_VERSION 2u          /* 2: adds .aotb.deps */
 #define IMG_CHUNK_TARGET (64u * 1024u) /* start a new chunk after this */
 #define IMG_BLOCK_ALIGN 16u
 #define IMG_ELFCOMPRESS_ZSTD 2u        /* not in Debian 12's <elf.h> */
@@ -42,13 +42,15 @@
 #define IMG_SEC_MISSING 6u
 #define IMG_SEC_MISSING_RELA 7u
 #define IMG_SEC_CHUNK0 8u   /* chunk i at 8 + 2i, its relocations at 9 + 2i;
-                               then .aotb.sums, then .shstrtab */
+                               then .aotb.deps, .aotb.sums, .shstrtab */
+#define IMG_NSECS(nchunks) (IMG_SEC_CHUNK0 + 2u * (nchunks) + 3u)
 
 /* Byte sizes of the on-disk records. */
 #define IMG_HEADER_SIZE (48u + IMG_FP_SIZE)
 #define IMG_INDEX_REC 64u
 #define IMG_DATA_REC 16u
 #define IMG_SUM_SIZE 16u
+#define IMG_DEP_REC 32u
 
 /* One index record (.aotb.index). */
 typedef struct img_block {
@@ -56,7 +58,15 @@ typedef struct img_block {
     uint32_t chunk, offset, size, reloc_first, reloc_count;
     ir_hash hash;                 /* IR hash from the block's object */
     uint8_t sum[IMG_SUM_SIZE];    /* XXH3-128 of the uncompressed code */
+    uint32_t dep_first, dep_count;  /* its records in img_image.deps */
 } img_block;
+
+/* One .aotb.deps record: block pc folded in another block's IR (dep_pc,
+ * with the IR hash it had when the block was compiled). */
+typedef struct img_dep {
+    uint64_t pc, dep_pc;
+    ir_hash dep_hash;
+} img_dep;
 
 /* A missing-target stub in .text.aotb.missing. */
 typedef struct img_missing {
@@ -103,6 +113,8 @@ typedef struct img_image {
     uint32_t nsecs;
     uint64_t *sympc;              /* pc of block symbol k (1..nblocks +
                                      nmissing), for relocation translation */
+    img_dep *deps;                /* sorted by pc (block order) */
+    uint32_t ndeps;
     uint8_t root[IMG_SUM_SIZE];
 } img_image;
 
@@ -111,6 +123,34 @@ typedef struct img_image {
  * depend on the order of the objects. */
 int img_link(const obj_file *objs, const char *const *names, size_t n,
              buf *out, aotb_diag *d);
+
+/* Options of img_link_ex. */
+typedef struct img_link_opts {
+    /* Incremental mode: an old image (from img_parse, so every section
+     * checksum was checked) whose compressed chunks are copied instead of
+     * recompressed when the chunk holds exactly the same blocks, each with
+     * the same code (XXH3-128 equal to the old index's) and the same
+     * relocations, and the fingerprints are equal.  NULL: full link. */
+    const img_image *old;
+    /* Testing and compaction: start a new chunk after this many blocks
+     * (0: no limit; the canonical layout). */
+    uint32_t max_chunk_blocks;
+    int zstd_level;               /* 0: IMG_ZSTD_LEVEL */
+} img_link_opts;
+
+typedef struct img_link_stats {
+    uint32_t chunks, chunks_reused;   /* chunks written / of them copied */
+    uint8_t *fresh;                   /* malloc'd, one byte per chunk: 1 if
+                                         compressed now (NULL: not asked) */
+} img_link_stats;
+
+/* img_link with options; stats may be NULL, else the caller frees
+ * stats->fresh.  The result of an incremental link holds the same blocks,
+ * code and relocations as a full link, possibly in another chunk layout
+ * ("aotb compact" restores the canonical one). */
+int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
+                const img_link_opts *opts, img_link_stats *stats, buf *out,
+                aotb_diag *d);
 
 /* Parses and checks an image: ELF structure, version, every section's
  * checksum and the root checksum, the index, symbols, relocations, data.
@@ -138,6 +178,14 @@ void img_host_fingerprint(char *out, size_t size);
  * every block checksum, every relocation, the missing stubs compared with
  * cg_compile_missing.  img must come from img_parse. */
 int img_verify(const img_image *img, aotb_diag *d);
+
+/* Incremental verification: img_verify's checks for the chunks c with
+ * which[c] != 0 only (decompression, padding, block checksums and
+ * relocations), plus the fingerprint and the missing stubs.  The other
+ * chunks are covered by img_parse's section checksums alone.  *checked
+ * (may be NULL) receives the number of chunks decompressed. */
+int img_verify_chunks(const img_image *img, const uint8_t *which,
+                      uint32_t *checked, aotb_diag *d);
 
 /* Load-time policy: fingerprint and CPU features against this host. */
 int img_check_host(const img_image *img, aotb_diag *d);

@@ -107,7 +107,7 @@ static int check_fingerprint(const img_image *img, aotb_diag *d)
 {
     char fp[IMG_FP_SIZE];
     img_host_fingerprint(fp, sizeof fp);
-    if (strcmp(fp, img->fingerprint) != 0) {
+    if (!cg_fingerprint_compatible(img->fingerprint)) {
         diag_add(d, "%s: built by a different aotb/codegen ('%s'; this aotb "
                     "is '%s'); rebuild the image", img->name,
                  img->fingerprint, fp);

@@ -22,6 +22,7 @@ typedef struct gen_options {
                                 (NULL: the output directory) */
     int make;                /* also write OUTDIR/aot.mk */
     unsigned batch;          /* blocks per compile edge, >= 1 */
+    unsigned fold;           /* aotb compile --fold N (superblocks); 0 off */
 } gen_options;
 
 /* Paths derived from the options by gen_run: absolute ones, and the r_

@@ -28,6 +28,9 @@ void gen_write_make(const gen_options *o, const gen_paths *p,
                   "# (edit the program, not this file: make regenerates it).\n\n"
                   "AOTB ?= ");
     make_path(b, o->aotb);
+    buf_printf(b, "\nAOT_CFLAGS :=");
+    if (o->fold)
+        buf_printf(b, " --fold %u", o->fold);
     buf_printf(b, "\nAOT_DIR := ");
     make_path(b, p->r_outdir);
     buf_printf(b, "\nAOT_PROG := ");
@@ -43,9 +46,9 @@ void gen_write_make(const gen_options *o, const gen_paths *p,
     buf_printf(b, "\n\n.PHONY: incremental aot-image\n"
                   "incremental aot-image: $(AOT_IMAGE)\n\n"
                   "$(AOT_DIR)/obj/%%.o: $(AOT_DIR)/blocks/%%.vir $(AOTB)\n"
-                  "\t$(AOTB) compile $< -o $@ --depfile $@.d && touch $@\n\n"
+                  "\t$(AOTB) compile $(AOT_CFLAGS) $< -o $@ --depfile $@.d && touch $@\n\n"
                   "$(AOT_DIR)/obj/meta.o: $(AOT_DIR)/meta.vir $(AOTB)\n"
-                  "\t$(AOTB) compile --meta $@ $< && touch $@\n\n"
+                  "\t$(AOTB) compile $(AOT_CFLAGS) --meta $@ $< && touch $@\n\n"
                   "# aot.rsp lists the objects and changes only when the list\n"
                   "# does, so a removed block relinks the image.\n"
                   "$(AOT_IMAGE): $(AOT_OBJS) $(AOT_DIR)/obj/meta.o $(AOT_DIR)/aot.rsp\n"
@@ -56,6 +59,8 @@ void gen_write_make(const gen_options *o, const gen_paths *p,
      * than the program or it would rerun gen on every invocation */
     if (o->batch > 1)
         buf_printf(b, " --batch %u", o->batch);
+    if (o->fold)
+        buf_printf(b, " --fold %u", o->fold);
     buf_printf(b, " && touch $@\n\n-include $(AOT_OBJS:=.d)\n");
 }
 

@@ -74,21 +74,26 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
     buf_printf(b, "\n# Edit the program, not this file: ninja regenerates it.\n"
                   "ninja_required_version = 1.7\n\naotb = ");
     ninja_shell_word(b, o->aotb);
+    /* every object, meta.o included, must carry the same fingerprint */
+    if (o->fold)
+        buf_printf(b, "\ncflags = --fold %u", o->fold);
+    else
+        buf_printf(b, "\ncflags =");
     buf_printf(b, "\n\n"
                   "rule aotb_compile\n"
-                  "  command = $aotb compile $in -o $out --depfile $out.d\n"
+                  "  command = $aotb compile $cflags $in -o $out --depfile $out.d\n"
                   "  description = AOTB $out\n"
                   "  depfile = $out.d\n"
                   "  deps = gcc\n"
                   "  restat = 1\n\n"
                   "rule aotb_compile_batch\n"
-                  "  command = $aotb compile --batch -d ");
+                  "  command = $aotb compile $cflags --batch -d ");
     ninja_shell_word(b, p->r_obj);
     buf_printf(b, " $in\n"
                   "  description = AOTB batch of $out\n"
                   "  restat = 1\n\n"
                   "rule aotb_meta\n"
-                  "  command = $aotb compile --meta $out $in\n"
+                  "  command = $aotb compile $cflags --meta $out $in\n"
                   "  description = AOTB $out\n"
                   "  restat = 1\n\n"
                   "rule aotb_link\n"
@@ -106,6 +111,8 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
         buf_printf(b, " --make");
     if (o->batch > 1)
         buf_printf(b, " --batch %u", o->batch);
+    if (o->fold)
+        buf_printf(b, " --fold %u", o->fold);
     buf_printf(b, "\n  description = GEN $out\n  generator = 1\n  restat = 1\n\n");
 
     /* Compile edges, in ascending pc order. */

@@ -29,6 +29,11 @@ const cli_command cli_commands[] = {
      "  --meta FILE           write the program's entry, memory and data\n"
      "                        object to FILE\n"
      "  --depfile FILE        write a Makefile-style depfile for Ninja\n"
+     "  --fold N              fold jump successors of at most N ops into\n"
+     "                        the block (superblocks); with -o they are read\n"
+     "                        from the sibling files DIR/<pc>.vir\n"
+     "  --batch               with -d DIR: compile several one-block files,\n"
+     "                        skipping blocks whose object is current\n"
      "  --runtime -o FILE     write the runtime stubs (aotb_rt_*) as an\n"
      "                        object, to link block objects with GNU ld\n"},
     {"link", cmd_link, "aotb link -o PROG.aot OBJ.o... | @RSPFILE",
@@ -42,7 +47,7 @@ const cli_command cli_commands[] = {
      "describe an image or object: header, blocks, sections",
      "  --disasm              disassemble the code of each block\n"},
     {"gen", cmd_gen,
-     "aotb gen PROG.vir [-o DIR] [--image NAME.aot] [--root DIR] [--make] [--batch K]",
+     "aotb gen PROG.vir [-o DIR] [--image NAME.aot] [--root DIR] [--make] [--batch K] [--fold N]",
      "split a program into per-block files and write build.ninja",
      "  -o DIR                output directory [aot]\n"
      "  --image FILE          the image the build produces [DIR/PROG.aot]\n"
@@ -50,6 +55,8 @@ const cli_command cli_commands[] = {
      "                        the build files are relative to it [the -o DIR]\n"
      "  --make                also write DIR/aot.mk for GNU Make\n"
      "  --batch K             compile K blocks per build edge [1]\n"
+     "  --fold N              fold jump successors of at most N ops into\n"
+     "                        their predecessor (superblocks) [0: off]\n"
      "  --stats               print added / modified / removed / unchanged\n"
      "                        counts against the previous generation\n"
      "  --json                print the classification as JSON\n"},

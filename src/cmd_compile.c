@@ -24,26 +24,104 @@
 static const char *const CMD = "compile";
 
 typedef struct compile_args {
-    const char *input, *out, *dir, *meta, *depfile;
-    int runtime;
+    const char *input, *out, *dir, *meta, *depfile, *fold;
+    int runtime, batch;
+    char **inputs;             /* --batch: every input file */
+    int ninputs;
 } compile_args;
+
+/* Where folded successor blocks come from: the program itself, or (for a
+ * one-block file from aotb gen) the sibling file DIR/<pc>.vir.  Every
+ * sibling read is remembered for the depfile, so Ninja recompiles this
+ * block when a block folded into it changes. */
+typedef struct block_source {
+    const ir_program *p;
+    char *dir;                 /* directory of the input, or NULL */
+    ir_program *sib;           /* siblings parsed so far */
+    char **sib_paths;
+    size_t nsib;
+} block_source;
 
 static const ir_block *find_block(void *ctx, uint64_t pc)
 {
-    return ir_program_find(ctx, pc);
+    block_source *src = ctx;
+    const ir_block *b = ir_program_find(src->p, pc);
+    if (b || !src->dir)
+        return b;
+    for (size_t i = 0; i < src->nsib; i++)
+        if (src->sib[i].nblocks == 1 && src->sib[i].blocks[0].pc == pc)
+            return &src->sib[i].blocks[0];
+    size_t n = strlen(src->dir) + 32;
+    char *path = malloc(n);
+    if (!path)
+        return NULL;
+    snprintf(path, n, "%s/%016" PRIx64 ".vir", src->dir, pc);
+    ir_program sp;
+    aotb_diag ignore = {0};
+    /* A missing or unparsable sibling just means "do not fold": the jump
+     * then goes through a relocation like any other. */
+    int rc = ir_parse_file(path, &sp, &ignore);
+    diag_free(&ignore);
+    if (rc != 0 || sp.nblocks != 1 || sp.blocks[0].pc != pc) {
+        if (rc == 0)
+            ir_program_free(&sp);
+        free(path);
+        return NULL;
+    }
+    ir_program *ns = xreallocarray(src->sib, src->nsib + 1, sizeof *ns);
+    char **np = ns ? xreallocarray(src->sib_paths, src->nsib + 1, sizeof *np) : NULL;
+    if (ns)
+        src->sib = ns;
+    if (!np) {
+        ir_program_free(&sp);
+        free(path);
+        return NULL;
+    }
+    src->sib_paths = np;
+    src->sib[src->nsib] = sp;
+    src->sib_paths[src->nsib] = path;
+    return &src->sib[src->nsib++].blocks[0];
+}
+
+static void source_free(block_source *src)
+{
+    for (size_t i = 0; i < src->nsib; i++) {
+        ir_program_free(&src->sib[i]);
+        free(src->sib_paths[i]);
+    }
+    free(src->sib);
+    free(src->sib_paths);
+    free(src->dir);
+    memset(src, 0, sizeof *src);
+}
+
+/* The directory part of a path ("." if none). */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return xstrdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
 }
 
 /* Compiles block b of p into object bytes. */
-static int compile_block(const ir_program *p, const ir_block *b,
+static int compile_block(block_source *src, const ir_block *b,
                          const cg_options *o, const char *fp, uint32_t feat,
                          buf *out, aotb_diag *d)
 {
+    const ir_program *p = src->p;
     cg_code c;
     obj_dep *deps = NULL;
     int rc = -1;
 
     memset(&c, 0, sizeof c);
-    if (cg_compile_block(b, o, find_block, (void *)p, &c, d) != 0)
+    if (cg_compile_block(b, o, find_block, src, &c, d) != 0)
         return -1;
     if (c.pc != b->pc) {
         diag_add(d, "%s:%u: internal error: code generated for pc 0x%016"
@@ -58,7 +136,7 @@ static int compile_block(const ir_program *p, const ir_block *b,
             goto done;
         }
         for (size_t i = 0; i < c.ndeps; i++) {
-            const ir_block *f = ir_program_find(p, c.deps[i]);
+            const ir_block *f = find_block(src, c.deps[i]);
             if (!f) {
                 diag_add(d, "%s:%u: internal error: folded block 0x%016"
                          PRIx64 " not found", p->file, b->line, c.deps[i]);
@@ -94,10 +172,11 @@ static int dep_path(buf *b, const char *path, aotb_diag *d)
     return 0;
 }
 
-/* "OUT1 OUT2: INPUT\n".  Every .vir file read is an input; today that is the
- * one input file (folded blocks come from the same file). */
+/* "OUT1 OUT2: INPUT SIBLING...\n": every .vir file read is an input,
+ * including the sibling files of folded blocks. */
 static int write_depfile(const char *path, char *const *outs, size_t nouts,
-                         const char *input, aotb_diag *d)
+                         const char *input, const block_source *src,
+                         aotb_diag *d)
 {
     buf b = {0};
     int rc = -1;
@@ -110,6 +189,11 @@ static int write_depfile(const char *path, char *const *outs, size_t nouts,
     buf_append(&b, ": ", 2);
     if (dep_path(&b, input, d) != 0)
         goto done;
+    for (size_t i = 0; i < src->nsib; i++) {
+        buf_put8(&b, ' ');
+        if (dep_path(&b, src->sib_paths[i], d) != 0)
+            goto done;
+    }
     buf_put8(&b, '\n');
     if (b.oom) {
         diag_add(d, "out of memory");
@@ -143,10 +227,11 @@ static int do_runtime(const compile_args *a, const char *fp, uint32_t feat,
 }
 
 /* -o: the file must hold exactly one block. */
-static int do_single(const compile_args *a, const ir_program *p,
+static int do_single(const compile_args *a, block_source *src,
                      const cg_options *o, const char *fp, uint32_t feat,
                      aotb_diag *d)
 {
+    const ir_program *p = src->p;
     buf b = {0};
     int rc = -1;
     if (p->nblocks != 1) {
@@ -154,7 +239,7 @@ static int do_single(const compile_args *a, const ir_program *p,
                  "(use -d DIR for a whole program)", a->input, p->nblocks);
         return -1;
     }
-    if (compile_block(p, &p->blocks[0], o, fp, feat, &b, d) == 0 &&
+    if (compile_block(src, &p->blocks[0], o, fp, feat, &b, d) == 0 &&
         write_obj(a->out, &b, d) == 0)
         rc = 0;
     buf_free(&b);
@@ -172,10 +257,11 @@ static char *join_path(const char *dir, const char *name)
 
 /* -d: one object per block (in pc order) plus meta.o.  outs receives the
  * paths written (for the depfile). */
-static int do_dir(const compile_args *a, const ir_program *p,
+static int do_dir(const compile_args *a, block_source *src,
                   const cg_options *o, const char *fp, uint32_t feat,
                   char **outs, size_t *nouts, aotb_diag *d)
 {
+    const ir_program *p = src->p;
     buf b = {0};
     if (file_mkdirs(a->dir, d) != 0)
         return -1;
@@ -186,7 +272,7 @@ static int do_dir(const compile_args *a, const ir_program *p,
         if (k < p->nblocks) {
             const ir_block *blk = &p->blocks[p->by_pc[k]];
             snprintf(name, sizeof name, "%016" PRIx64 ".o", blk->pc);
-            rc = compile_block(p, blk, o, fp, feat, &b, d);
+            rc = compile_block(src, blk, o, fp, feat, &b, d);
         } else {
             snprintf(name, sizeof name, "meta.o");
             rc = obj_build_meta(p, fp, &b, d);
@@ -203,6 +289,71 @@ static int do_dir(const compile_args *a, const ir_program *p,
     }
     buf_free(&b);
     return 0;
+}
+
+/* True when DIR's object for this block already holds exactly this block
+ * compiled by this compiler (no folded blocks, whose files are not known
+ * here): then the batch need not compile it again. */
+static int object_current(const char *path, const ir_block *b,
+                          const char *fp)
+{
+    uint8_t *data;
+    size_t len;
+    aotb_diag ignore = {0};
+    obj_file of;
+    int same = 0;
+    if (file_read_all(path, &data, &len, &ignore) == 0) {
+        if (obj_read(path, data, len, &of, &ignore) == 0) {
+            same = of.kind == OBJ_BLOCK && of.pc == b->pc && of.ndeps == 0 &&
+                   ir_hash_eq(of.hash, ir_hash_block(b)) &&
+                   strcmp(of.fingerprint, fp) == 0;
+            obj_free(&of);
+        }
+        free(data);
+    }
+    diag_free(&ignore);
+    return same;
+}
+
+/* --batch -d DIR FILE...: one-block files, each to DIR/<pc>.o.  A block
+ * whose object is already current is skipped, so a batch edge that Ninja
+ * reruns for one changed block compiles only that block. */
+static int do_batch(const compile_args *a, const cg_options *o,
+                    const char *fp, uint32_t feat, aotb_diag *d)
+{
+    int rc = 0;
+    if (file_mkdirs(a->dir, d) != 0)
+        return -1;
+    for (int i = 0; i < a->ninputs; i++) {
+        ir_program p;
+        if (ir_parse_file(a->inputs[i], &p, d) != 0) {
+            rc = -1;
+            continue;
+        }
+        block_source src = {.p = &p, .dir = dir_of(a->inputs[i])};
+        buf b = {0};
+        char name[32];
+        char *path = NULL;
+        if (p.nblocks != 1) {
+            diag_add(d, "%s: error: holds %zu blocks; --batch needs one per "
+                     "file", a->inputs[i], p.nblocks);
+            rc = -1;
+        } else if (!src.dir || (snprintf(name, sizeof name, "%016" PRIx64 ".o",
+                                         p.blocks[0].pc),
+                                !(path = join_path(a->dir, name)))) {
+            diag_add(d, "out of memory");
+            rc = -1;
+        } else if (!(o->fold_max_ops == 0 && object_current(path, &p.blocks[0], fp)) &&
+                   (compile_block(&src, &p.blocks[0], o, fp, feat, &b, d) != 0 ||
+                    write_obj(path, &b, d) != 0)) {
+            rc = -1;
+        }
+        free(path);
+        buf_free(&b);
+        source_free(&src);
+        ir_program_free(&p);
+    }
+    return rc;
 }
 
 static int do_meta(const compile_args *a, const ir_program *p,
@@ -243,11 +394,14 @@ static int opt_value(const char *name, int argc, char **argv, int *i,
 }
 
 /* Parses the command line; returns -1 when done (help printed, rc set). */
-static int parse_args(int argc, char **argv, compile_args *a, int *rc)
+static int parse_args(int argc, char **argv, compile_args *a, char **inputs,
+                      int *rc)
 {
-    static const char *const names[] = {"-o", "-d", "--meta", "--depfile"};
+    static const char *const names[] = {"-o", "-d", "--meta", "--depfile",
+                                        "--fold"};
     int only_files = 0;
     memset(a, 0, sizeof *a);
+    a->inputs = inputs;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!only_files && strcmp(s, "--") == 0) {
@@ -263,10 +417,15 @@ static int parse_args(int argc, char **argv, compile_args *a, int *rc)
             a->runtime = 1;
             continue;
         }
+        if (!only_files && strcmp(s, "--batch") == 0) {
+            a->batch = 1;
+            continue;
+        }
         if (!only_files && s[0] == '-' && s[1] != '\0') {
-            const char **slot[] = {&a->out, &a->dir, &a->meta, &a->depfile};
+            const char **slot[] = {&a->out, &a->dir, &a->meta, &a->depfile,
+                                   &a->fold};
             int matched = 0;
-            for (size_t k = 0; k < 4 && !matched; k++) {
+            for (size_t k = 0; k < 5 && !matched; k++) {
                 const char *v = NULL;
                 int r = opt_value(names[k], argc, argv, &i, &v);
                 if (r < 0) {
@@ -289,12 +448,33 @@ static int parse_args(int argc, char **argv, compile_args *a, int *rc)
             }
             continue;
         }
-        if (a->input) {
+        if (a->batch || !a->input)
+            a->inputs[a->ninputs++] = argv[i];
+        if (a->input && !a->batch) {
             *rc = cli_usage_error(CMD, "only one input file, got '%s' and "
-                                  "'%s'", a->input, s);
+                                  "'%s' (--batch compiles several)", a->input, s);
             return -1;
         }
-        a->input = s;
+        a->input = a->inputs[0];
+    }
+    if (a->fold) {
+        char *end;
+        unsigned long v = strtoul(a->fold, &end, 10);
+        if (*end || a->fold[0] == '-' || v > 1000) {
+            *rc = cli_usage_error(CMD, "--fold: expected 0..1000 ops, got '%s'", a->fold);
+            return -1;
+        }
+    }
+    if (a->batch) {
+        if (!a->dir || a->out || a->meta || a->depfile || a->runtime) {
+            *rc = cli_usage_error(CMD, "--batch takes -d DIR and block files");
+            return -1;
+        }
+        if (!a->ninputs) {
+            *rc = cli_usage_error(CMD, "--batch: no block files given");
+            return -1;
+        }
+        return 0;
     }
     int modes = !!a->out + !!a->dir + !!a->meta;
     if (a->runtime) {
@@ -321,21 +501,32 @@ int cmd_compile(int argc, char **argv)
 {
     compile_args a;
     int rc = 0;
-    if (parse_args(argc, argv, &a, &rc) != 0)
+    char **inputs = xcalloc((size_t)argc, sizeof *inputs);
+    if (!inputs) {
+        fprintf(stderr, "aotb compile: out of memory\n");
+        return EXIT_BADINPUT;
+    }
+    if (parse_args(argc, argv, &a, inputs, &rc) != 0) {
+        free(inputs);
         return rc;
+    }
 
     cg_options o;
     memset(&o, 0, sizeof o);
-    o.fold_max_ops = 0;
+    o.fold_max_ops = a.fold ? (unsigned)strtoul(a.fold, NULL, 10) : 0;
     char fp[256];
     cg_fingerprint(&o, fp, sizeof fp);
     uint32_t feat = cg_required_features(&o);
     aotb_diag d = {0};
 
-    if (a.runtime) {
-        rc = do_runtime(&a, fp, feat, &d) == 0 ? 0 : EXIT_BADINPUT;
+    if (a.runtime || a.batch) {
+        if (a.runtime)
+            rc = do_runtime(&a, fp, feat, &d) == 0 ? 0 : EXIT_BADINPUT;
+        else
+            rc = do_batch(&a, &o, fp, feat, &d) == 0 ? 0 : EXIT_BADINPUT;
         cli_print_diag(&d);
         diag_free(&d);
+        free(inputs);
         return rc;
     }
 
@@ -343,21 +534,23 @@ int cmd_compile(int argc, char **argv)
     if (ir_parse_file_ex(a.input, a.meta ? IR_PARSE_NO_BLOCKS_OK : 0, &p, &d) != 0) {
         cli_print_diag(&d);
         diag_free(&d);
+        free(inputs);
         return EXIT_BADINPUT;
     }
     char **outs = xcalloc(p.nblocks + 2, sizeof *outs);
     size_t nouts = 0;
     int ok;
-    if (!outs) {
+    block_source src = {.p = &p, .dir = a.out ? dir_of(a.input) : NULL};
+    if (!outs || (a.out && !src.dir)) {
         diag_add(&d, "out of memory");
         ok = -1;
     } else if (a.dir) {
-        ok = do_dir(&a, &p, &o, fp, feat, outs, &nouts, &d);
+        ok = do_dir(&a, &src, &o, fp, feat, outs, &nouts, &d);
     } else if (a.meta) {
         ok = do_meta(&a, &p, fp, &d);
         outs[nouts++] = xstrdup(a.meta);
     } else {
-        ok = do_single(&a, &p, &o, fp, feat, &d);
+        ok = do_single(&a, &src, &o, fp, feat, &d);
         outs[nouts++] = xstrdup(a.out);
     }
     if (ok == 0 && a.depfile) {
@@ -367,11 +560,13 @@ int cmd_compile(int argc, char **argv)
                 ok = -1;
             }
         if (ok == 0)
-            ok = write_depfile(a.depfile, outs, nouts, a.input, &d);
+            ok = write_depfile(a.depfile, outs, nouts, a.input, &src, &d);
     }
     for (size_t i = 0; outs && i < nouts; i++)
         free(outs[i]);
     free(outs);
+    source_free(&src);
+    free(inputs);
     ir_program_free(&p);
     cli_print_diag(&d);
     diag_free(&d);

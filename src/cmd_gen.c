@@ -17,7 +17,8 @@ int cmd_gen(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if ((strcmp(a, "-o") == 0 || strcmp(a, "--image") == 0 ||
-             strcmp(a, "--batch") == 0 || strcmp(a, "--root") == 0) &&
+             strcmp(a, "--batch") == 0 || strcmp(a, "--root") == 0 ||
+             strcmp(a, "--fold") == 0) &&
             i + 1 >= argc)
             return cli_usage_error(argv[0], "%s needs a value", a);
         if (strcmp(a, "-o") == 0)
@@ -32,6 +33,12 @@ int cmd_gen(int argc, char **argv)
             if (*end || k < 1 || k > 100000 || argv[i][0] == '-')
                 return cli_usage_error(argv[0], "--batch: expected 1..100000, got '%s'", argv[i]);
             o.batch = (unsigned)k;
+        } else if (strcmp(a, "--fold") == 0) {
+            char *end;
+            unsigned long k = strtoul(argv[++i], &end, 10);
+            if (*end || k > 1000 || argv[i][0] == '-')
+                return cli_usage_error(argv[0], "--fold: expected 0..1000, got '%s'", argv[i]);
+            o.fold = (unsigned)k;
         } else if (strcmp(a, "--make") == 0)
             o.make = 1;
         else if (strcmp(a, "--stats") == 0)

@@ -567,6 +567,15 @@ void cg_feature_names(uint32_t f, char *out, size_t size)
     }
 }
 
+int cg_fingerprint_compatible(const char *fp)
+{
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, "aotb %s codegen %d ", AOTB_VERSION,
+                     CG_VERSION);
+    return n > 0 && (size_t)n < sizeof prefix &&
+           strncmp(fp, prefix, (size_t)n) == 0;
+}
+
 void cg_fingerprint(const cg_options *o, char *out, size_t size)
 {
     char feats[128];

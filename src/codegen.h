@@ -86,6 +86,12 @@ void cg_code_free(cg_code *c);
  * options, required CPU features, as one printable line. */
 void cg_fingerprint(const cg_options *o, char *out, size_t size);
 
+/* True when code with fingerprint fp can be loaded by this aotb: same aotb
+ * version and code generator version (the options, such as fold=N, may
+ * differ: they change the code, not its ABI).  Rebuild decisions compare
+ * fingerprints exactly instead. */
+int cg_fingerprint_compatible(const char *fp);
+
 /* CPU features the generated code needs (CG_FEAT_* bits) and the host has. */
 #define CG_FEAT_X86_64  (1u << 0)   /* baseline x86-64 (SSE2, CMOV) */
 #define CG_FEAT_BMI2    (1u << 1)

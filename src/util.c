@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void diag_vadd(aotb_diag *d, const char *fmt, va_list ap)
@@ -330,4 +332,49 @@ int file_mkdirs(const char *path, aotb_diag *d)
         return -1;
     }
     return 0;
+}
+
+int file_lock(const char *path, int timeout_ms, aotb_diag *d)
+{
+    size_t n = strlen(path);
+    char *lp = malloc(n + 6);
+    if (!lp) {
+        diag_add(d, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(lp, path, n);
+    memcpy(lp + n, ".lock", 6);
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        diag_add(d, "%s: cannot create lock file: %s", lp, strerror(errno));
+        free(lp);
+        return -1;
+    }
+    struct timespec nap = {0, 10 * 1000 * 1000};
+    for (int waited = 0;; waited += 10) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            diag_add(d, "%s: cannot lock: %s", lp, strerror(errno));
+            goto fail;
+        }
+        if (timeout_ms >= 0 && waited >= timeout_ms) {
+            diag_add(d, "%s is being written by another process (lock %s)",
+                     path, lp);
+            goto fail;
+        }
+        nanosleep(&nap, NULL);
+    }
+    free(lp);
+    return fd;
+fail:
+    close(fd);
+    free(lp);
+    return -1;
+}
+
+void file_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }

@@ -86,6 +86,15 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 int file_write_if_changed(const char *path, const void *data, size_t len,
                           aotb_diag *d);
 
+/* Takes an exclusive advisory lock (flock) on the file "PATH.lock", creating
+ * it, so two processes never write the same PATH at once.  Waits up to
+ * timeout_ms (0: do not wait; negative: wait forever).  Returns the lock's
+ * file descriptor, or -1 + "PATH is being written by another process (lock
+ * PATH.lock)" or the system error. */
+int file_lock(const char *path, int timeout_ms, aotb_diag *d);
+/* Releases a lock from file_lock (the lock file itself stays). */
+void file_unlock(int fd);
+
 /* Creates a directory and its parents (like mkdir -p).  0 or -1 + message. */
 int file_mkdirs(const char *path, aotb_diag *d);
 

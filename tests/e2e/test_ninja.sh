@@ -92,6 +92,44 @@ ninja -C "$W/aot" -t clean >/dev/null 2>&1 && [ ! -e "$W/aot/prog.aot" ] &&
     ok "ninja -t clean removes the image" || not_ok "ninja -t clean removes the image"
 nbuild; expect_counts "rebuild after clean compiles every block" 200 1
 
+# superblocks: with --fold, a block folds its small jmp successors; when a
+# folded block changes, exactly the blocks that folded it recompile (their
+# depfiles, as recorded by Ninja, name the folded block's file).
+F="$T_TMP/fold"; mkdir -p "$F"
+sh "$HERE/genprog.sh" 40 > "$F/prog.vir"
+(cd "$F" && "$AOTB" gen prog.vir -o aot --fold 4 >/dev/null) && ok "gen --fold" || not_ok "gen --fold"
+ninja -C "$F/aot" aot-image >/dev/null 2>&1 && ok "fold build" || not_ok "fold build"
+ninja -C "$F/aot" -t deps > "$F/deps.txt" 2>&1
+want=$(awk '/^obj\/[0-9a-f]+\.o:/{o=$1; sub(":","",o)} /blocks\/0000000000001100\.vir/{print o}' "$F/deps.txt" | sort -u)
+nwant=$(printf '%s\n' "$want" | grep -c .)
+[ "$nwant" -gt 1 ] && ok "blocks fold their successors ($nwant objects depend on block 0x1100)" ||
+    not_ok "blocks fold their successors" "$(head -20 "$F/deps.txt")"
+sed -i 's/addi r1, r1, 17$/addi r1, r1, 1700/' "$F/prog.vir"
+NINJA_STATUS='[ran] ' ninja -C "$F/aot" aot-image >"$F/log" 2>&1
+got=$(sed -n 's/^\[ran\] AOTB \(obj\/[0-9a-f]\{16\}\.o\)$/\1/p' "$F/log" | sort -u)
+[ -n "$got" ] && [ "$got" = "$want" ] && ok "a folded block changed: exactly its dependents recompile" ||
+    not_ok "a folded block changed: exactly its dependents recompile" "ran: $got" "wanted: $want"
+"$AOTB" interp "$F/prog.vir" --dump-mem 0:64 >"$F/want" 2>&1; "$AOTB" run "$F/aot/prog.aot" --dump-mem 0:64 >"$F/got" 2>&1
+cmp -s "$F/want" "$F/got" && ok "superblock image runs like the interpreter" || not_ok "superblock image runs like the interpreter" "$(diff "$F/want" "$F/got")"
+"$AOTB" dump "$F/aot/obj/00000000000010f0.o" 2>/dev/null | grep -q '^folded block: 0x0000000000001100 ' && ok "dump shows the folded blocks" || not_ok "dump shows the folded blocks"
+
+# --batch: K blocks per edge; a change still recompiles only that block inside
+B="$T_TMP/batch"; mkdir -p "$B"
+sh "$HERE/genprog.sh" 40 > "$B/prog.vir"
+(cd "$B" && "$AOTB" gen prog.vir -o aot --batch 8 >/dev/null)
+n=$(grep -c '^build .*: aotb_compile_batch ' "$B/aot/build.ninja")
+[ "$n" = 5 ] && ok "--batch 8 makes 5 compile edges for 40 blocks" || not_ok "--batch 8 makes 5 compile edges for 40 blocks" "$n"
+ninja -C "$B/aot" aot-image >/dev/null 2>&1 && ok "batch build" || not_ok "batch build"
+ls -l --time-style=+%s.%N "$B/aot/obj" > "$B/before"
+sleep 0.01; sed -i 's/addi r1, r1, 17$/addi r1, r1, 1700/' "$B/prog.vir"
+NINJA_STATUS='[ran] ' ninja -C "$B/aot" aot-image >"$B/log" 2>&1
+ls -l --time-style=+%s.%N "$B/aot/obj" > "$B/after"
+changed=$(diff "$B/before" "$B/after" | grep '^>' | grep -c '[0-9a-f]\{16\}\.o$')
+[ "$(grep -c 'AOTB batch' "$B/log")" = 1 ] && [ "$changed" = 1 ] && ok "a change reruns one batch edge and rewrites one object" ||
+    not_ok "a change reruns one batch edge and rewrites one object" "$(cat "$B/log")" "objects rewritten: $changed"
+"$AOTB" interp "$B/prog.vir" >"$B/want" 2>&1; "$AOTB" run "$B/aot/prog.aot" >"$B/got" 2>&1
+cmp -s "$B/want" "$B/got" && ok "batch image runs like the interpreter" || not_ok "batch image runs like the interpreter"
+
 # subninja from a user's project one directory up
 U="$T_TMP/user"; mkdir -p "$U"; sh "$HERE/genprog.sh" 50 > "$U/prog.vir"
 (cd "$U" && "$AOTB" gen prog.vir -o gen/aot --root . >/dev/null) &&
