@@ -6,7 +6,16 @@
  *   compress  one zstd frame per chunk behind an Elf64_Chdr
  *   write     sections, symbols, relocations, index, data, checksums
  * Errors are collected so that one run reports all of them.  The output is
- * a pure function of the set of objects: their order does not matter. */
+ * a pure function of the set of objects (and, in incremental mode, of the
+ * old image): their order does not matter.
+ *
+ * Incremental mode (img_link_opts.old): while laying out, a run of blocks
+ * that exactly matches one of the old image's chunks (same pcs, code
+ * checksums, offsets and relocations) takes that chunk's compressed bytes
+ * as they are; only the other blocks are packed into new chunks and
+ * compressed.  Compression is most of a link's time, so relinking after a
+ * few changes costs a small fraction of a full link.  Relocation sections
+ * are always rewritten: symbol numbers shift when blocks come and go. */
 #include "image.h"
 
 #include <elf.h>
@@ -20,13 +29,16 @@ typedef struct lblock {
     uint64_t pc;
     size_t obj;            /* index into objs */
     uint32_t chunk, offset;
+    uint8_t sum[IMG_SUM_SIZE];   /* of the code */
 } lblock;
 
 typedef struct lchunk {
     uint32_t first, n;     /* blocks */
-    buf code;              /* uncompressed */
+    buf code;              /* uncompressed (empty when reused) */
     buf z;                 /* Elf64_Chdr + zstd frame */
     buf rela;
+    int reused;            /* z copied from the old image */
+    uint64_t size;         /* uncompressed size */
 } lchunk;
 
 typedef struct lsec {
@@ -57,6 +69,9 @@ typedef struct link_ctx {
     size_t nchunks;
     buf missing_code, missing_rela;
     uint32_t *missing_off;
+    const img_image *old;  /* incremental mode, or NULL */
+    uint32_t max_chunk_blocks;
+    int level;
 } link_ctx;
 
 static void lerr(link_ctx *c, const char *fmt, ...) AOTB_PRINTF(2, 3);
@@ -285,6 +300,91 @@ static void put_rela(const link_ctx *c, buf *out, uint64_t base,
     buf_put64(out, (uint64_t)r->addend);
 }
 
+/* Does old block ob hold exactly the code and relocations of object o
+ * placed at offset off? */
+static int same_as_old(const link_ctx *c, const lblock *b, uint32_t ob,
+                       uint32_t off)
+{
+    const img_image *old = c->old;
+    const img_block *x = &old->blocks[ob];
+    const obj_file *o = &c->objs[b->obj];
+    if (x->pc != b->pc || x->offset != off || x->size != o->code_len ||
+        x->reloc_count != o->nrelocs ||
+        memcmp(x->sum, b->sum, IMG_SUM_SIZE) != 0)
+        return 0;
+    const img_chunk *ch = &old->chunks[x->chunk];
+    uint32_t nb = old->nblocks + old->nmissing;
+    for (uint32_t k = 0; k < x->reloc_count; k++) {
+        const uint8_t *e = ch->rela + (size_t)(x->reloc_first + k) * 24;
+        const cg_reloc *r = &o->relocs[k];
+        uint64_t info = get_le64(e + 8);
+        uint32_t sym = (uint32_t)ELF64_R_SYM(info);
+        int kind = sym <= nb ? CG_TGT_BLOCK : CG_TGT_RT;
+        uint64_t target = sym <= nb ? old->sympc[sym] : sym - nb - 1;
+        if (get_le64(e) != (uint64_t)off + r->offset ||
+            ELF64_R_TYPE(info) != r->type ||
+            (int64_t)get_le64(e + 16) != r->addend || kind != r->kind ||
+            target != r->target)
+            return 0;
+    }
+    return 1;
+}
+
+/* Index of the old block with this pc, or UINT32_MAX. */
+static uint32_t old_block(const img_image *old, uint64_t pc)
+{
+    uint32_t lo = 0, hi = old->nblocks;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (old->blocks[mid].pc == pc)
+            return mid;
+        if (old->blocks[mid].pc < pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return UINT32_MAX;
+}
+
+/* If blocks i.. start an old chunk that can be reused as it is, its
+ * number; else UINT32_MAX. */
+static uint32_t reusable_chunk(const link_ctx *c, size_t i)
+{
+    const img_image *old = c->old;
+    if (!old || strcmp(old->fingerprint, c->objs[c->fp_from].fingerprint))
+        return UINT32_MAX;
+    uint32_t ob = old_block(old, c->blocks[i].pc);
+    if (ob == UINT32_MAX)
+        return UINT32_MAX;
+    const img_chunk *ch = &old->chunks[old->blocks[ob].chunk];
+    if (ch->first_block != ob || ch->nblocks > c->nblocks - i)
+        return UINT32_MAX;
+    for (uint32_t k = 0; k < ch->nblocks; k++) {
+        const lblock *b = &c->blocks[i + k];
+        uint32_t off = k ? align16((uint64_t)old->blocks[ob + k - 1].offset +
+                                   old->blocks[ob + k - 1].size) : 0;
+        if (!same_as_old(c, b, ob + k, off))
+            return UINT32_MAX;
+    }
+    return old->blocks[ob].chunk;
+}
+
+static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
+                  int copy)
+{
+    const obj_file *o = &c->objs[b->obj];
+    b->chunk = (uint32_t)(ch - c->chunks);
+    b->offset = off;
+    if (copy) {
+        pad_to(&ch->code, off, 0xcc);      /* int3 between blocks */
+        buf_append(&ch->code, o->code, o->code_len);
+    }
+    for (size_t k = 0; k < o->nrelocs; k++)
+        put_rela(c, &ch->rela, off, &o->relocs[k]);
+    ch->n++;
+    ch->size = (uint64_t)off + o->code_len;
+}
+
 static void pass_layout(link_ctx *c)
 {
     c->chunks = xcalloc(c->nblocks ? c->nblocks : 1, sizeof *c->chunks);
@@ -292,27 +392,41 @@ static void pass_layout(link_ctx *c)
         lerr(c, "out of memory");
         return;
     }
-    lchunk *ch = NULL;
-    for (size_t i = 0; i < c->nblocks; i++) {
+    for (size_t i = 0; i < c->nblocks; i++)
+        img_sum(c->objs[c->blocks[i].obj].code,
+                c->objs[c->blocks[i].obj].code_len, c->blocks[i].sum);
+    lchunk *ch = NULL;      /* the open chunk of new code */
+    for (size_t i = 0; i < c->nblocks;) {
+        uint32_t oc = reusable_chunk(c, i);
+        if (oc != UINT32_MAX) {
+            const img_chunk *och = &c->old->chunks[oc];
+            const img_section *s = &c->old->secs[och->shndx];
+            lchunk *r = &c->chunks[c->nchunks++];
+            r->first = (uint32_t)i;
+            r->reused = 1;
+            buf_append(&r->z, c->old->data + s->offset, s->size);
+            for (uint32_t k = 0; k < och->nblocks; k++)
+                place(c, r, &c->blocks[i + k],
+                      c->old->blocks[och->first_block + k].offset, 0);
+            i += och->nblocks;
+            ch = NULL;
+            continue;
+        }
         lblock *b = &c->blocks[i];
         const obj_file *o = &c->objs[b->obj];
         uint64_t off = ch ? align16(ch->code.len) : 0;
-        if (!ch || (ch->n > 0 && off + o->code_len > IMG_CHUNK_TARGET)) {
+        if (!ch || (ch->n > 0 && off + o->code_len > IMG_CHUNK_TARGET) ||
+            (c->max_chunk_blocks && ch->n >= c->max_chunk_blocks)) {
             ch = &c->chunks[c->nchunks++];
             ch->first = (uint32_t)i;
             off = 0;
         }
-        pad_to(&ch->code, off, 0xcc);      /* int3 between blocks */
-        b->chunk = (uint32_t)(c->nchunks - 1);
-        b->offset = (uint32_t)off;
-        buf_append(&ch->code, o->code, o->code_len);
-        for (size_t k = 0; k < o->nrelocs; k++)
-            put_rela(c, &ch->rela, off, &o->relocs[k]);
-        ch->n++;
+        place(c, ch, b, (uint32_t)off, 1);
         if (ch->code.len > IMG_MAX_CHUNK_SIZE) {
             lerr(c, "chunk %zu is too large", c->nchunks - 1);
             return;
         }
+        i++;
     }
     for (size_t i = 0; i < c->nmissing; i++) {
         const cg_code *m = &c->missing[i];
@@ -331,6 +445,8 @@ static void pass_compress(link_ctx *c)
 {
     for (size_t i = 0; i < c->nchunks; i++) {
         lchunk *ch = &c->chunks[i];
+        if (ch->reused)
+            continue;
         size_t bound = ZSTD_compressBound(ch->code.len);
         if (buf_reserve(&ch->z, sizeof(Elf64_Chdr) + bound) != 0) {
             lerr(c, "out of memory");
@@ -342,7 +458,7 @@ static void pass_compress(link_ctx *c)
         buf_put64(&ch->z, IMG_BLOCK_ALIGN);          /* ch_addralign */
         size_t zn = ZSTD_compress(ch->z.data + ch->z.len, bound,
                                   ch->code.data, ch->code.len,
-                                  IMG_ZSTD_LEVEL);
+                                  c->level);
         if (ZSTD_isError(zn)) {
             lerr(c, "chunk %zu: zstd: %s", i, ZSTD_getErrorName(zn));
             return;
@@ -378,8 +494,6 @@ static void build_index(const link_ctx *c, buf *x)
         for (uint32_t k = 0; k < ch->n; k++) {
             const lblock *b = &c->blocks[ch->first + k];
             const obj_file *o = &c->objs[b->obj];
-            uint8_t sum[IMG_SUM_SIZE];
-            img_sum(o->code, o->code_len, sum);
             buf_put64(x, b->pc);
             buf_put32(x, b->chunk);
             buf_put32(x, b->offset);
@@ -389,8 +503,22 @@ static void build_index(const link_ctx *c, buf *x)
             buf_put32(x, 0);
             buf_put64(x, o->hash.hi);
             buf_put64(x, o->hash.lo);
-            buf_append(x, sum, sizeof sum);
+            buf_append(x, b->sum, sizeof b->sum);
             rfirst += (uint32_t)o->nrelocs;
+        }
+    }
+}
+
+/* .aotb.deps: per block (pc order), the blocks folded into it. */
+static void build_deps(const link_ctx *c, buf *x)
+{
+    for (size_t i = 0; i < c->nblocks; i++) {
+        const obj_file *o = &c->objs[c->blocks[i].obj];
+        for (size_t k = 0; k < o->ndeps; k++) {
+            buf_put64(x, o->pc);
+            buf_put64(x, o->deps[k].pc);
+            buf_put64(x, o->deps[k].hash.hi);
+            buf_put64(x, o->deps[k].hash.lo);
         }
     }
 }
@@ -491,7 +619,7 @@ static void put_ehdr(buf *o, uint64_t shoff, uint16_t shnum)
 
 static void pass_write(link_ctx *c, buf *out)
 {
-    size_t nsec = IMG_SEC_CHUNK0 + 2 * c->nchunks + 2;
+    size_t nsec = IMG_NSECS(c->nchunks);
     lsec *s = xcalloc(nsec, sizeof *s);
     buf *bufs = xcalloc(8, sizeof *bufs);
     char (*cname)[48] = xcalloc(2 * c->nchunks + 1, sizeof *cname);
@@ -500,13 +628,16 @@ static void pass_write(link_ctx *c, buf *out)
         goto out;
     }
     buf *hdr = &bufs[0], *idx = &bufs[1], *dat = &bufs[2], *sym = &bufs[3],
-        *str = &bufs[4], *sums = &bufs[5], *shstr = &bufs[6];
+        *str = &bufs[4], *sums = &bufs[5], *shstr = &bufs[6], *deps = &bufs[7];
     build_header(c, hdr);
     build_index(c, idx);
+    build_deps(c, deps);
     build_data(c, dat);
     build_symbols(c, sym, str);
 
     uint32_t shstrndx = (uint32_t)(nsec - 1), sumsndx = (uint32_t)(nsec - 2);
+    s[nsec - 3] = (lsec){".aotb.deps", SHT_PROGBITS, 0, 0, 0, 8, IMG_DEP_REC,
+                         deps, 0, 0};
     s[IMG_SEC_HEADER] = (lsec){".aotb.header", SHT_PROGBITS, 0, 0, 0, 8, 0,
                                hdr, 0, 0};
     s[IMG_SEC_INDEX] = (lsec){".aotb.index", SHT_PROGBITS, 0, 0, 0, 8,
@@ -564,7 +695,7 @@ static void pass_write(link_ctx *c, buf *out)
     pad_to(out, shoff, 0);
     for (size_t i = 0; i < nsec; i++)
         put_shdr(out, &s[i]);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         if (bufs[i].oom)
             out->oom = 1;
     for (size_t i = 0; i < c->nchunks; i++)
@@ -610,7 +741,23 @@ out:
 int img_link(const obj_file *objs, const char *const *names, size_t n,
              buf *out, aotb_diag *d)
 {
+    return img_link_ex(objs, names, n, NULL, NULL, out, d);
+}
+
+int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
+                const img_link_opts *opts, img_link_stats *stats, buf *out,
+                aotb_diag *d)
+{
     link_ctx c = {0};
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (opts) {
+        c.old = opts->old;
+        c.max_chunk_blocks = opts->max_chunk_blocks;
+        c.level = opts->zstd_level;
+    }
+    if (c.level == 0)
+        c.level = IMG_ZSTD_LEVEL;
     c.objs = objs;
     c.names = names;
     c.n = n;
@@ -628,6 +775,18 @@ int img_link(const obj_file *objs, const char *const *names, size_t n,
         pass_compress(&c);
     if (!c.errors)
         pass_write(&c, out);
+    if (!c.errors && stats) {
+        stats->chunks = (uint32_t)c.nchunks;
+        stats->fresh = xcalloc(c.nchunks ? c.nchunks : 1, 1);
+        if (!stats->fresh) {
+            lerr(&c, "out of memory");
+        } else {
+            for (size_t i = 0; i < c.nchunks; i++) {
+                stats->fresh[i] = !c.chunks[i].reused;
+                stats->chunks_reused += (uint32_t)c.chunks[i].reused;
+            }
+        }
+    }
 
     for (size_t i = 0; i < c.nmissing; i++)
         cg_code_free(&c.missing[i]);

@@ -201,10 +201,12 @@ typedef int (*block_fn)(const img_image *img, uint32_t b, const uint8_t *chunk,
                         void *ctx, aotb_diag *d);
 
 static int each_block(const img_image *img, block_fn fn, void *ctx,
-                      int padding, aotb_diag *d)
+                      int padding, const uint8_t *which, aotb_diag *d)
 {
     for (uint32_t c = 0; c < img->nchunks; c++) {
         uint8_t *p;
+        if (which && !which[c])
+            continue;
         if (img_chunk_decompress(img, c, &p, d) != 0)
             return -1;
         const img_chunk *ch = &img->chunks[c];
@@ -234,7 +236,22 @@ int img_verify(const img_image *img, aotb_diag *d)
 {
     if (check_fingerprint(img, d) != 0)
         return -1;
-    if (each_block(img, verify_block, NULL, 1, d) != 0)
+    if (each_block(img, verify_block, NULL, 1, NULL, d) != 0)
+        return -1;
+    return verify_missing(img, d);
+}
+
+int img_verify_chunks(const img_image *img, const uint8_t *which,
+                      uint32_t *checked, aotb_diag *d)
+{
+    if (checked) {
+        *checked = 0;
+        for (uint32_t c = 0; c < img->nchunks; c++)
+            *checked += which[c] != 0;
+    }
+    if (check_fingerprint(img, d) != 0)
+        return -1;
+    if (each_block(img, verify_block, NULL, 1, which, d) != 0)
         return -1;
     return verify_missing(img, d);
 }
@@ -254,7 +271,7 @@ int img_load(const img_image *img, codemap **out, aotb_diag *d)
         diag_add(d, "%s: out of memory", img->name);
         return -1;
     }
-    int rc = each_block(img, load_block, codes, 0, d);
+    int rc = each_block(img, load_block, codes, 0, NULL, d);
     if (rc == 0 && codemap_build(codes, img->nblocks, out, d) != 0) {
         diag_add(d, "%s: the code could not be placed in memory", img->name);
         rc = -1;

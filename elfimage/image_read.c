@@ -77,7 +77,7 @@ static int read_ehdr(rd *r, uint64_t *shoff, uint32_t *shnum)
                        "headers, flags or header sizes");
     *shoff = get_le64(e + 40);
     *shnum = get_le16(e + 60);
-    if (*shnum < IMG_SEC_CHUNK0 + 2 || *shnum >= SHN_LORESERVE)
+    if (*shnum < IMG_NSECS(0) || *shnum >= SHN_LORESERVE)
         return fail(r, "ELF header: %" PRIu32 " sections is not a valid "
                        "image layout", *shnum);
     if (get_le16(e + 62) != *shnum - 1)
@@ -224,7 +224,7 @@ static int read_header(rd *r)
     for (size_t i = fl; i < IMG_FP_SIZE; i++)
         if (img->fingerprint[i] != 0)
             return sec_fail(r, IMG_SEC_HEADER, "fingerprint padding not zero");
-    if ((uint64_t)img->nchunks * 2 + IMG_SEC_CHUNK0 + 2 != img->nsecs)
+    if ((uint64_t)img->nchunks * 2 + IMG_NSECS(0) != img->nsecs)
         return sec_fail(r, IMG_SEC_HEADER, "chunk count does not match the "
                                            "sections");
     return 0;
@@ -298,6 +298,8 @@ static int check_layout(rd *r)
         char nm[48];
         if (i < IMG_SEC_CHUNK0) {
             w = fixed[i];
+        } else if (i == img->nsecs - 3) {
+            w = (want){".aotb.deps", SHT_PROGBITS, 0, 0, 0, 8, IMG_DEP_REC};
         } else if (i == img->nsecs - 2) {
             w = (want){".aotb.sums", SHT_PROGBITS, 0, 0, 0, 8, 0};
         } else if (i == img->nsecs - 1) {
@@ -611,6 +613,39 @@ static int check_relocs(rd *r)
     return 0;
 }
 
+/* .aotb.deps: records in block order, each naming a block of the index. */
+static int read_deps(rd *r)
+{
+    img_image *img = r->img;
+    uint32_t si = img->nsecs - 3;
+    const img_section *s = &img->secs[si];
+    uint64_t n = s->size / IMG_DEP_REC;
+    if (n > UINT32_MAX)
+        return sec_fail(r, si, "too many records");
+    img->ndeps = (uint32_t)n;
+    img->deps = xcalloc(n ? n : 1, sizeof *img->deps);
+    if (!img->deps)
+        return fail(r, "out of memory");
+    const uint8_t *x = sec_data(img, si);
+    uint32_t b = 0;
+    for (uint32_t i = 0; i < img->ndeps; i++, x += IMG_DEP_REC) {
+        img_dep *e = &img->deps[i];
+        e->pc = get_le64(x);
+        e->dep_pc = get_le64(x + 8);
+        e->dep_hash.hi = get_le64(x + 16);
+        e->dep_hash.lo = get_le64(x + 24);
+        while (b < img->nblocks && img->blocks[b].pc < e->pc)
+            b++;
+        if (b == img->nblocks || img->blocks[b].pc != e->pc)
+            return fail(r, "dependency record %" PRIu32 ": block 0x%" PRIx64
+                           " is not in the index or records not sorted",
+                        i, e->pc);
+        if (img->blocks[b].dep_count++ == 0)
+            img->blocks[b].dep_first = i;
+    }
+    return 0;
+}
+
 static int read_data(rd *r)
 {
     img_image *img = r->img;
@@ -661,7 +696,7 @@ int img_parse(const char *name, const uint8_t *data, size_t len,
         check_sums(&r) != 0 || check_layout(&r) != 0 ||
         read_chunks(&r) != 0 || read_index(&r) != 0 ||
         read_symbols(&r) != 0 || check_relocs(&r) != 0 ||
-        read_data(&r) != 0) {
+        read_deps(&r) != 0 || read_data(&r) != 0) {
         img_free(out);
         return -1;
     }
@@ -676,6 +711,8 @@ void img_free(img_image *img)
     free(img->missing);
     free(img->sympc);
     free(img->datas);
+    free(img->deps);
+    img->deps = NULL;
     img->secs = NULL;
     img->chunks = NULL;
     img->blocks = NULL;

@@ -11,7 +11,7 @@ printf 'all: incremental\ninclude aot/aot.mk\n' > "$W/Makefile"
 mbuild () {
     make -C "$W" incremental >"$W/make.log" 2>&1
     MRC=$?
-    COMPILES=$(grep -c ' compile aot/blocks/[0-9a-f]\{16\}\.vir ' "$W/make.log")
+    COMPILES=$(grep -c ' compile .*aot/blocks/[0-9a-f]\{16\}\.vir ' "$W/make.log")
     LINKS=$(grep -c ' link -o ' "$W/make.log")
     GENS=$(grep -c ' gen prog.vir ' "$W/make.log")
 }

@@ -215,7 +215,7 @@ static void test_round_trip(void)
     if (rc != 0)
         printf("%s", diag_text(&d));
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    CU_ASSERT_EQUAL(img.version, 1);
+    CU_ASSERT_EQUAL(img.version, IMG_FORMAT_VERSION);
     CU_ASSERT_EQUAL(img.entry, 0x1000);
     CU_ASSERT(img.has_entry);
     CU_ASSERT_EQUAL(img.memsize, 0x10000);
@@ -455,9 +455,9 @@ static void test_malformed(void)
     FRESH();
     expect_parse_error(f, 40, "truncated");
     FRESH();
-    put_le32(f + hdr + 8, 2);                  /* version, no fix-up */
-    expect_parse_error(f, n, "image format version 2 is not supported by "
-                             "this aotb (supports 1); rebuild the image");
+    put_le32(f + hdr + 8, 1);                  /* version, no fix-up */
+    expect_parse_error(f, n, "image format version 1 is not supported by "
+                             "this aotb (supports 2); rebuild the image");
     FRESH();
     f[18] = 3;                                 /* EM_386 */
     expect_parse_error(f, n, "wrong machine 3");
