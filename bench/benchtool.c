@@ -48,8 +48,7 @@ static double median(double *v, int n)
 
 static void die_diag(aotb_diag *d)
 {
-    for (size_t i = 0; i < d->n; i++)
-        fprintf(stderr, "benchtool: %s\n", d->msgs[i]);
+    fprintf(stderr, "benchtool: %s", d->text ? d->text : "error\n");
     exit(1);
 }
 

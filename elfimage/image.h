@@ -152,6 +152,11 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, buf *out,
                 aotb_diag *d);
 
+/* Rewrites img (from img_parse) in the canonical layout of a full link,
+ * compressing every chunk at zstd level (0: IMG_ZSTD_LEVEL); each block's
+ * code checksum is checked on the way.  0, or -1 + message. */
+int img_compact(const img_image *img, int level, buf *out, aotb_diag *d);
+
 /* Parses and checks an image: ELF structure, version, every section's
  * checksum and the root checksum, the index, symbols, relocations, data.
  * Does not decompress and does not compare the fingerprint or the CPU

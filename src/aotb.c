@@ -41,8 +41,9 @@ const cli_command cli_commands[] = {
      "  -o FILE               the image to write\n"},
     {"run", cmd_run, "aotb run [OPTION]... PROG.aot",
      "load an AOT image and run its native code", RUN_OPTIONS},
-    {"verify", cmd_verify, "aotb verify PROG.aot",
-     "check an image's checksums and structure", ""},
+    {"verify", cmd_verify, "aotb verify [--full] PROG.aot",
+     "check an image's checksums and structure",
+     "  --full                check everything (the default too)\n"},
     {"dump", cmd_dump, "aotb dump [--disasm] PROG.aot|OBJ.o",
      "describe an image or object: header, blocks, sections",
      "  --disasm              disassemble the code of each block\n"},
@@ -60,6 +61,27 @@ const cli_command cli_commands[] = {
      "  --stats               print added / modified / removed / unchanged\n"
      "                        counts against the previous generation\n"
      "  --json                print the classification as JSON\n"},
+    {"build", cmd_build,
+     "aotb build PROG.vir -o PROG.aot [-j N] [--full] [--stats|--json]",
+     "compile a program into an image, incrementally when it exists",
+     "  -o FILE               the image to write (updated in place, atomically)\n"
+     "  -j N                  compile on N threads [all cores]\n"
+     "  --full                ignore the existing image: rebuild everything\n"
+     "  --no-detect-changes   treat every block as changed\n"
+     "  --no-preserve-unchanged\n"
+     "                        recompile unchanged blocks instead of copying\n"
+     "  --fold N              fold jmp successors of at most N ops [0]\n"
+     "  --stats               print the change and build counts\n"
+     "  --json                print them as JSON\n"},
+    {"diff", cmd_diff, "aotb diff [--json|--dot] OLD.aot|OLD.vir PROG.vir",
+     "classify blocks as added / modified / removed / unchanged",
+     "  --json                print the classification as JSON\n"
+     "  --fold N              the --fold of the build to compare with [0]\n"
+     "  --dot                 print a Graphviz graph of the control flow\n"},
+    {"compact", cmd_compact, "aotb compact PROG.aot [-o OUT] [--level N]",
+     "rewrite an image in the canonical chunk layout",
+     "  -o FILE               write here instead of over PROG.aot\n"
+     "  --level N             zstd level 1..19 [3]\n"},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static void usage(FILE *out)

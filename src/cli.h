@@ -56,5 +56,8 @@ int cmd_run(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 
 #endif

@@ -1,7 +1,14 @@
 /* cmd_link.c: "aotb link -o PROG.aot OBJ.o... | @RSPFILE": reads every
  * object, links them (elfimage/image_link.c) and writes the image through a
  * temporary file renamed over the target, so a failed link leaves the old
- * image untouched.  Every error found is reported before failing. */
+ * image untouched.  Every error found is reported before failing.
+ *
+ * When the output image already exists and parses (every section checksum
+ * checked), the link is incremental: its compressed chunks whose blocks
+ * all come out with identical code and relocations are copied instead of
+ * recompressed (img_link_ex).  A damaged or older-format image is simply
+ * not reused.  The image's lock (IMAGE.lock) is held from reading the old
+ * image to renaming the new one; a second writer waits up to 60 s. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,10 +124,26 @@ int cmd_link(int argc, char **argv)
         free(data);
     }
     buf image = {0};
-    if (!bad && img_link(objs, (const char *const *)in.v, in.n, &image,
-                         &d) == 0) {
-        if (file_write_atomic(out, image.data, image.len, &d) == 0)
+    int lock = bad ? -1 : file_lock(out, 60000, &d);
+    if (lock >= 0) {
+        uint8_t *olddata = NULL;
+        size_t oldlen = 0;
+        img_image old;
+        aotb_diag scratch = {0};
+        img_link_opts lo;
+        memset(&lo, 0, sizeof lo);
+        if (file_read_all(out, &olddata, &oldlen, &scratch) == 0 &&
+            img_parse(out, olddata, oldlen, &old, &scratch) == 0)
+            lo.old = &old;
+        diag_free(&scratch);
+        if (img_link_ex(objs, (const char *const *)in.v, in.n, &lo, NULL,
+                        &image, &d) == 0 &&
+            file_write_atomic(out, image.data, image.len, &d) == 0)
             rc = 0;
+        if (lo.old)
+            img_free(&old);
+        free(olddata);
+        file_unlock(lock);
     }
     buf_free(&image);
     for (size_t i = 0; ok && i < in.n; i++)

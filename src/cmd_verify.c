@@ -19,6 +19,8 @@ int cmd_verify(int argc, char **argv)
             only_files = 1;
             continue;
         }
+        if (!only_files && strcmp(a, "--full") == 0)
+            continue;           /* verify always checks everything */
         if (!only_files && a[0] == '-' && a[1] != '\0')
             return cli_usage_error(cmd, "unknown option '%s'", a);
         if (path)

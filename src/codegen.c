@@ -361,6 +361,58 @@ static void gen_term(cg_state *s)
     }
 }
 
+/* ---- self loops --------------------------------------------------------- */
+
+/* A block that branches to itself (jmp PC, or condjmp with PC as one of
+ * its targets) keeps its cached registers in host registers across
+ * iterations: every cached register is loaded once at entry, every written
+ * one counts as dirty from the start (so each exit writes back exactly what
+ * the block may have changed, with the loaded value where this iteration
+ * has not written it yet), and the back edge jumps to a budget check right
+ * after the loads instead of leaving through the block's symbol. */
+static bool is_self_loop(const cg_state *s)
+{
+    const ir_block *b = s->seg[0];
+    if (s->nseg != 1)
+        return false;
+    if (b->term.kind == IR_T_JMP)
+        return b->term.target == b->pc;
+    return b->term.kind == IR_T_CONDJMP &&
+           (b->term.target == b->pc || b->term.other == b->pc);
+}
+
+static unsigned written_slots(const cg_state *s)
+{
+    unsigned w = 0;
+    const ir_block *b = s->seg[0];
+    for (uint32_t i = 0; i < b->nops; i++)
+        if (op_writes(&b->ops[i]) && s->slot_of[b->ops[i].d] >= 0)
+            w |= 1u << s->slot_of[b->ops[i].d];
+    return w;
+}
+
+/* The terminator of a self loop; head is the loop's budget check. */
+static void gen_loop_term(cg_state *s, uint32_t head)
+{
+    cg_code *c = s->c;
+    const ir_term *t = &s->seg[0]->term;
+    uint64_t pc = s->seg[0]->pc;
+    if (t->kind == IR_T_JMP || t->target == t->other) {
+        x86_jmp_back(c, head);
+        return;
+    }
+    int cc = X86_CC_NE;
+    if (s->flags_live && s->flag_reg == t->reg)
+        cc = s->flag_cc;
+    else
+        cgb_test_guest(s, t->reg);
+    /* x86 condition codes come in pairs that differ in bit 0. */
+    uint32_t j = x86_jcc32_fwd(c, t->target == pc ? cc : cc ^ 1);
+    x86_patch32(c, j, head);
+    writeback(s, s->dirty);
+    x86_jmp_sym(c, CG_TGT_BLOCK, t->target == pc ? t->other : t->target);
+}
+
 /* ---- entry points ------------------------------------------------------ */
 
 static int check_block(const ir_block *b, aotb_diag *d)
@@ -457,6 +509,15 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
             out->deps[out->ndeps++] = s.seg[g]->pc;
     }
     unsigned live_in = alloc_regs(&s);
+    bool loop = is_self_loop(&s);
+    uint32_t head = 0, to_body = 0;
+    if (loop) {
+        live_in = 0;
+        for (int k = 0; k < NCACHE; k++)
+            if (s.guest_of[k] >= 0)
+                live_in |= 1u << k;
+        s.dirty = written_slots(&s);
+    }
 
     /* Budget: r14 = blocks that may still start. */
     s.pc = b->pc;
@@ -465,6 +526,14 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
     for (int k = 0; k < NCACHE; k++)
         if (live_in & 1u << k)
             x86_ld(out, cgb_cache_regs[k], X86_RBX, CPU_OFF_R(s.guest_of[k]));
+    if (loop) {
+        /* Entry skips the loop's own budget check (it just did one). */
+        to_body = x86_jmp8_fwd(out);
+        head = x86_here(out);
+        x86_arith_ri(out, ARITH_SUB, X86_R14, 1);
+        cgb_jcc_cold(&s, X86_CC_B, COLD_BUDGET, s.dirty);
+        x86_patch8(out, to_body, x86_here(out));
+    }
     for (unsigned g = 0; g < s.nseg; g++) {
         const ir_block *sb = s.seg[g];
         if (g > 0) {
@@ -477,7 +546,10 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
         for (uint32_t i = 0; i < sb->nops; i++)
             cgb_gen_op(&s, &sb->ops[i]);
     }
-    gen_term(&s);
+    if (loop)
+        gen_loop_term(&s, head);
+    else
+        gen_term(&s);
     emit_cold_paths(&s);
 
     for (size_t i = 0; i < s.ncold; i++)

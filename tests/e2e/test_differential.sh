@@ -2,18 +2,22 @@
 # test_differential.sh: native code against the reference interpreter.
 # For every random program from build/tools/randprog (seeds DIFF_FIRST ..
 # DIFF_FIRST+DIFF_COUNT-1, default 1..2000) and every examples/*.vir and
-# tests/programs/*.vir:  aotb interp PROG.vir OPTS  and
-#   aotb compile PROG.vir -d DIR; aotb link -o P.aot DIR/*.o; aotb run P.aot OPTS
+# tests/programs/*.vir:  aotb interp OPTS PROG.vir  and
+#   aotb compile COPTS PROG.vir -d DIR; aotb link -o P.aot DIR/*.o;
+#   aotb run OPTS P.aot
 # must print byte-identical standard output and exit with the same status.
-# The options of a generated program are in its first line ("; opts: ...").
+# A generated program names its OPTS in its first line ("; opts: ...") and
+# its COPTS (e.g. --fold N, superblocks) in its second ("; compile: ...").
 #
 # Cost: four processes per program is the floor (each needs its own image),
 # so the work is done in batches, JOBS workers in parallel, with one
 # comparison (diff -r) per batch instead of one per program.
-#   DIFF_COUNT=N  DIFF_FIRST=S  DIFF_JOBS=J  DIFF_BATCH=B   (make fuzz-diff
-#   runs DIFF_COUNT=20000); DIFF_GEN_ARGS="--ops 40" passes options to
-#   randprog (then the seed alone no longer reproduces a program).  A failing program is kept, with its outputs, in
-#   the directory named in the "not ok" line.
+#   DIFF_COUNT=N DIFF_FIRST=S DIFF_JOBS=J DIFF_BATCH=B  (make fuzz-diff runs
+#   DIFF_COUNT=20000); DIFF_GEN_ARGS="--ops 40" passes options to randprog
+#   (then the seed alone no longer reproduces a program).
+# A failing program is kept, with both outputs and stderr, in the directory
+# named in its "not ok" line (under $TMPDIR); the line names the seed.
+# shellcheck disable=SC3045  # ulimit -t: in dash and bash; elsewhere it just fails
 . "$(dirname "$0")/lib.sh"
 : "${BUILD:=$TOP/build}"
 GEN=$BUILD/tools/randprog
@@ -32,8 +36,9 @@ if [ -n "${DIFF_SCRATCH:-}" ]; then
 elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
     SCRATCH=$(mktemp -d /dev/shm/aotb-diff-XXXXXX 2>/dev/null) || SCRATCH=$T_TMP
 fi
-trap 'rm -rf "$T_TMP" "$SCRATCH"' EXIT
-trap 'exit 130' INT TERM
+trap 'rm -rf "$T_TMP" "$SCRATCH"; rmdir "$KEEP" 2>/dev/null' EXIT
+WORKERS=
+trap 'kill $WORKERS 2>/dev/null; exit 130' INT TERM
 
 if [ ! -x "$GEN" ]; then
     not_ok "differential: generator $GEN not built"
@@ -41,16 +46,18 @@ if [ ! -x "$GEN" ]; then
 fi
 
 # one_program NAME FILE OPTS...: runs both sides for one program inside the
-# batch directory $W; outputs go to $W/i/NAME and $W/n/NAME (stdout, then a
-# final "exit N" line), stderr of every step to $W/e/NAME.  Every command runs
-# in a subshell that execs it, so the CPU limit costs no extra process.
+# batch directory $W ($COPTS: extra compile options).  Outputs go to
+# $W/i/NAME and $W/n/NAME (stdout, then an "exit N" line), stderr of every
+# step to $W/e/NAME.  Each command runs in a subshell that execs it, so the
+# CPU limit (exit 137/152 when hit) costs no extra process.
 one_program () {
     name=$1 file=$2; shift 2
     (ulimit -t "$CPU_LIMIT" 2>/dev/null; exec "$AOTB" interp "$@" "$file") \
         >"$W/i/$name" 2>"$W/e/$name"
     echo "exit $?" >>"$W/i/$name"
     mkdir "$W/o/$name"
-    (ulimit -t "$CPU_LIMIT" 2>/dev/null; exec "$AOTB" compile "$file" -d "$W/o/$name") \
+    # shellcheck disable=SC2086  # COPTS is a list of words
+    (ulimit -t "$CPU_LIMIT" 2>/dev/null; exec "$AOTB" compile $COPTS "$file" -d "$W/o/$name") \
         >/dev/null 2>>"$W/e/$name"
     rc=$?
     if [ "$rc" -ne 0 ]; then
@@ -69,12 +76,17 @@ one_program () {
     echo "exit $?" >>"$W/n/$name"
 }
 
-# opts_of FILE: the generated program's options, from its first line.
+# opts_of FILE: the generated program's run options (OPTS) and compile
+# options (COPTS), from its first two lines.
 opts_of () {
-    IFS= read -r first <"$1"
+    { IFS= read -r first; IFS= read -r second; } <"$1"
     case $first in
     "; opts: "*) OPTS=${first#"; opts: "} ;;
     *) OPTS="--max-blocks 5000" ;;
+    esac
+    case $second in
+    "; compile:"*) COPTS=${second#"; compile:"} ;;
+    *) COPTS= ;;
     esac
 }
 
@@ -135,8 +147,8 @@ report_batch () {
         cp "$W/e/$s" "$KEEP/$s.stderr"
         opts_of "$W/p/$s.vir"
         not_ok "differential seed $s: run != interp (kept: $KEEP/$s.vir)" \
-            "options: $OPTS" \
-            "reproduce: $GEN $s ${DIFF_GEN_ARGS:-}>p.vir; aotb interp $OPTS p.vir; aotb compile p.vir -d o; aotb link -o p.aot o/*.o; aotb run $OPTS p.aot" \
+            "options: $OPTS${COPTS:+ (compiled with$COPTS)}" \
+            "reproduce: $GEN $s ${DIFF_GEN_ARGS:-}>p.vir; aotb interp $OPTS p.vir; aotb compile $COPTS p.vir -d o; aotb link -o p.aot o/*.o; aotb run $OPTS p.aot" \
             "diff (< interp, > run):"
         diff "$W/i/$s" "$W/n/$s" | head -20 | sed 's/^/#     /'
         head -5 "$W/e/$s" | sed 's/^/#   stderr: /'
@@ -155,6 +167,7 @@ while [ "$j" -lt "$JOBS" ]; do
             k=$((k + JOBS))
         done
     ) &
+    WORKERS="$WORKERS $!"
     j=$((j + 1))
 done
 wait
@@ -177,7 +190,7 @@ if [ "$COUNT" -ge 500 ] && [ -z "${DIFF_GEN_ARGS:-}" ]; then
     fi
     missing=$(awk '
         BEGIN {
-            n = split("nop add sub mul and or xor divs divu rems remu not sll srl sra addi muli mov movi slli srli srai cmpeq cmpne cmplt cmpltu cmpge cmpgeu select ret jmp jmpreg condjmp br call fault interrupt interrupt,R entry memory data\" data-hex data-u8 data-u16 data-u32 data-u64 --set --entry --dump-mem --max-blocks", want, " ")
+            n = split("nop add sub mul and or xor divs divu rems remu not sll srl sra addi muli mov movi slli srli srai cmpeq cmpne cmplt cmpltu cmpge cmpgeu select ret jmp jmpreg condjmp br call fault interrupt interrupt,R entry memory data\" data-hex data-u8 data-u16 data-u32 data-u64 --set --entry --dump-mem --max-blocks --fold", want, " ")
             for (t = split("u8 s8 u16 s16 u32 s32 u64 s64", ty, " "); t > 0; t--) {
                 want[++n] = "load," ty[t]; want[++n] = "store," ty[t]
             }
@@ -185,7 +198,7 @@ if [ "$COUNT" -ge 500 ] && [ -z "${DIFF_GEN_ARGS:-}" ]; then
         $1 == "data" { k = $3 ~ /^"/ ? "data\"" : "data-" $3; seen[k] = 1; next }
         $1 == "load" || $1 == "store" { seen[$1 "," $NF] = 1; next }
         $1 == "interrupt" && /,/ { seen["interrupt,R"] = 1 }
-        $1 == ";" && $2 == "opts:" { for (i = 3; i <= NF; i++) seen[$i] = 1; next }
+        $1 == ";" && ($2 == "opts:" || $2 == "compile:") { for (i = 3; i <= NF; i++) seen[$i] = 1; next }
         { seen[$1] = 1 }
         END { for (i = 1; i <= n; i++) if (!(want[i] in seen)) printf " %s", want[i] }
     ' "$SCRATCH"/b*/p/*.vir)
@@ -206,6 +219,8 @@ for f in "$TOP"/examples/*.vir "$TOP"/tests/programs/*.vir; do
     nf=$((nf + 1))
     for mb in 1000000 777; do
         name=$nf.$mb
+        COPTS=
+        [ "$mb" = 777 ] && COPTS="--fold 8"
         one_program "$name" "$f" --max-blocks "$mb"
         if grep -q '^exit 1$' "$W/i/$name" &&
             grep -q '^compile failed: exit 1$' "$W/n/$name"; then

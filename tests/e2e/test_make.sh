@@ -53,4 +53,30 @@ same_as_interp "image with the added block runs like the interpreter"
 sed -i 's/^data 0x8000 u64 7$/data 0x8000 u64 9/' "$P"
 mbuild; expect_counts "a data-only change relinks without compiling blocks" 0 1
 same_as_interp "image after the data change runs like the interpreter"
+(cd "$W" && "$AOTB" gen prog.vir -o aot --make --root . --json) >"$W/gen.json" 2>&1
+grep -q '"removed":0,"unchanged":' "$W/gen.json" && ok "gen --make --json" || not_ok "gen --make --json" "$(head -c 200 "$W/gen.json")"
+
+# killed mid-build, then built again: a correct image
+sed -i 's/addi r1, r1, \([0-9]*\)$/addi r1, r1, 3\1/' "$P"
+(make -C "$W" incremental >/dev/null 2>&1 & pid=$!; sleep 0.3; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null)
+mbuild
+[ "$MRC" = 0 ] && ok "make after an interrupted make succeeds" || not_ok "make after an interrupted make succeeds" "$(tail -5 "$W/make.log")"
+same_as_interp "image after an interrupted make runs like the interpreter"
+"$AOTB" verify "$W/aot/prog.aot" >/dev/null 2>&1 && ok "image after an interrupted make verifies" || not_ok "image after an interrupted make verifies"
+
+# superblocks through Make: the depfiles (.o.d) name the folded blocks' files
+F="$T_TMP/fold"; mkdir -p "$F"
+sh "$HERE/genprog.sh" 40 > "$F/prog.vir"
+printf 'all: incremental\ninclude aot/aot.mk\n' > "$F/Makefile"
+(cd "$F" && "$AOTB" gen prog.vir -o aot --make --root . --fold 4 >/dev/null)
+make -C "$F" incremental >/dev/null 2>&1 && ok "make with --fold builds" || not_ok "make with --fold builds"
+want=$(grep -l 'blocks/0000000000001100\.vir' "$F"/aot/obj/*.o.d | sed 's|.*/\([0-9a-f]\{16\}\)\.o\.d$|\1|' | sort)
+[ "$(printf '%s\n' "$want" | grep -c .)" -gt 1 ] && ok "make: blocks fold their successors" || not_ok "make: blocks fold their successors" "$want"
+sed -i 's/addi r1, r1, 17$/addi r1, r1, 1700/' "$F/prog.vir"
+make -C "$F" incremental >"$F/log" 2>&1
+got=$(sed -n 's|.* compile .*aot/blocks/\([0-9a-f]\{16\}\)\.vir .*|\1|p' "$F/log" | sort)
+[ -n "$got" ] && [ "$got" = "$want" ] && ok "make: a folded block changed: exactly its dependents recompile" ||
+    not_ok "make: a folded block changed: exactly its dependents recompile" "ran: $got" "wanted: $want"
+"$AOTB" interp "$F/prog.vir" >"$F/want" 2>&1; "$AOTB" run "$F/aot/prog.aot" >"$F/got" 2>&1
+cmp -s "$F/want" "$F/got" && ok "make: superblock image runs like the interpreter" || not_ok "make: superblock image runs like the interpreter"
 t_done

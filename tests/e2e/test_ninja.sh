@@ -41,9 +41,18 @@ same_as_interp "fresh image runs like the interpreter"
 nbuild
 grep -q 'no work to do' "$W/ninja.log" && [ "$COMPILES" = 0 ] && ok "no-op rebuild runs nothing" ||
     not_ok "no-op rebuild runs nothing" "$(cat "$W/ninja.log")"
+ninja -C "$W/aot" -d explain aot-image >"$W/explain.log" 2>&1
+grep -q 'is dirty' "$W/explain.log" && not_ok "ninja -d explain finds nothing dirty after a build" "$(head "$W/explain.log")" ||
+    ok "ninja -d explain finds nothing dirty after a build"
+(cd "$W" && "$AOTB" gen prog.vir -o aot --json) >"$W/gen.json" 2>&1
+grep -q '^{"added":0,"modified":0,"removed":0,"unchanged":200,"blocks":\[{"pc":"0x0000000000001000","change":"unchanged","old_hash":"[0-9a-f]\{32\}","new_hash":"[0-9a-f]\{32\}"}' "$W/gen.json" &&
+    ok "gen --json classifies every block" || not_ok "gen --json classifies every block" "$(head -c 300 "$W/gen.json")"
 
 before=$("$AOTB" run "$W/aot/prog.aot" 2>&1)
 sed -i 's/addi r1, r1, 57$/addi r1, r1, 1057/' "$P"
+ninja -C "$W/aot" -n -d explain aot-image >"$W/explain.log" 2>&1
+grep -q 'build.ninja older than most recent input' "$W/explain.log" &&
+    ok "ninja -d explain: the program is newer than build.ninja" || not_ok "ninja -d explain: the program is newer than build.ninja" "$(head "$W/explain.log")"
 nbuild; expect_counts "one changed immediate: one compile edge + the link" 1 1
 grep -q '0000000000001380\.o$' "$W/ninja.log" && ok "the edited block (0x1380) is the one recompiled" ||
     not_ok "the edited block (0x1380) is the one recompiled" "$(cat "$W/ninja.log")"

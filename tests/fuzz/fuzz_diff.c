@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "ir.h"
-#include "support_native.h"
+#include "../unit/support_native.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

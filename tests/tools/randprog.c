@@ -7,8 +7,9 @@
  *
  * The output for a seed is deterministic (our own splitmix64, never rand()).
  * The first line of every program is a comment naming the run options the
- * program is meant to be run with:
+ * program is meant to be run with, the second the options for compiling it:
  *     ; opts: --max-blocks 1234 --set r3=0x10 --dump-mem 0x100:32
+ *     ; compile: --fold 4
  * so a failing program carries everything needed to reproduce it.
  *
  * What it aims at: every op and terminator of the IR, special values (0, -1,
@@ -782,6 +783,16 @@ static void gen_program(uint64_t seed, unsigned nblocks_opt, int ops_opt)
     }
 
     emit("; opts: %s\n", opts);
+    /* Compile options (line 2): half of the programs are compiled with
+     * superblocks.  Drawn from the seed on its own so the program text does
+     * not depend on it. */
+    {
+        static const char *const folds[] = {"--fold 1", "--fold 4",
+                                            "--fold 16", "--fold 1000"};
+        uint64_t h = (seed + 0x51) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+        emit("; compile: %s\n", (h & 0x100) ? folds[(h >> 9) & 3] : "");
+    }
     emit("; randprog seed %" PRIu64 ": %u blocks, memory 0x%" PRIx64 ", %s\n",
          seed, nblk, memsize, calm ? "calm" : "wild");
 

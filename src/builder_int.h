@@ -1,0 +1,47 @@
+/* builder_int.h: internal to the incremental builder (builder.c: the API
+ * and the change detection; builder_compile.c: the worker threads and the
+ * copying of unchanged code; builder_program.c: in-memory programs). */
+#ifndef AOTB_BUILDER_INT_H
+#define AOTB_BUILDER_INT_H
+
+#include "aotb/builder.h"
+#include "changes.h"
+#include "codegen.h"
+#include "image.h"
+#include "ir.h"
+#include "object.h"
+
+struct aotb_builder {
+    aotb_build_config cfg;
+    cg_options cgo;
+    char fp[IMG_FP_SIZE];          /* this build's compiler fingerprint */
+    uint32_t features;
+    ir_program prog;
+    int has_prog;
+    /* The base image (aotb_builder_load_image). */
+    uint8_t *old_bytes;
+    size_t old_len;
+    char *old_name;
+    img_image old;
+    int has_old;
+    /* detect_changes */
+    change_set changes;
+    uint8_t *why;                  /* AOTB_WHY_* per changes.items */
+    int detected;
+    /* compile: one object per block (pc order) and the meta object last */
+    obj_file *objs;
+    size_t nobjs;
+    int compiled;
+    aotb_build_stats st;
+};
+
+/* builder_compile.c: fills b->objs (compiling or copying each block).
+ * 0 or -1 + message. */
+int bld_compile(aotb_builder *b, aotb_diag *d);
+/* Frees b->objs. */
+void bld_free_objs(aotb_builder *b);
+
+/* builder_program.c: the .vir text of an in-memory program. */
+const char *bld_program_text(const aotb_program *p, size_t *len);
+
+#endif
