@@ -51,8 +51,17 @@ step "aotb run: the native code, same output as the interpreter"
 "$AOTB" verify "$out/aot/prog.aot"
 
 step "edit one block: movi r2, 0  ->  movi r2, 100 (start the sum at 100)"
+cp "$out/prog.vir" "$out/prog-old.vir"
 sed -i 's/movi  r2, 0 *$/movi  r2, 100/' "$out/prog.vir"
 grep -n 'movi  r2' "$out/prog.vir"
+
+step "aotb diff: what changed against the image"
+"$AOTB" diff "$out/aot/prog.aot" "$out/prog.vir"
+if command -v dot >/dev/null 2>&1; then
+    "$AOTB" diff --dot "$out/prog-old.vir" "$out/prog.vir" > "$out/changes.dot" &&
+        dot -Tpng -o "$out/changes.png" "$out/changes.dot" &&
+        echo "control-flow graph with the change coloured: demo-out/changes.png"
+fi
 
 step "rebuild: the generator reruns by itself, then exactly one block is recompiled"
 build "$out/rebuild.log"
@@ -64,3 +73,8 @@ step "aotb run: the new result (155 = 0x9b)"
 
 step "a no-op rebuild"
 build "$out/noop.log"
+
+step "the single-process path: aotb build (incremental when the image exists)"
+"$AOTB" build "$out/prog-old.vir" -o "$out/single.aot" --stats
+"$AOTB" build "$out/prog.vir" -o "$out/single.aot" --stats
+"$AOTB" run "$out/single.aot" --dump-mem 0x108:8 || true
