@@ -32,18 +32,10 @@ struct aotb_image {
 /* Moves a diag's text into a malloc'd message without the final '\n'. */
 static void give_err(aotb_diag *d, char **err)
 {
-    if (err) {
-        const char *t = diag_text(d);
-        size_t n = strlen(t);
-        while (n > 0 && t[n - 1] == '\n')
-            n--;
-        *err = malloc(n + 1);
-        if (*err) {
-            memcpy(*err, t, n);
-            (*err)[n] = '\0';
-        }
-    }
-    diag_free(d);
+    if (err)
+        *err = diag_take(d);
+    else
+        diag_free(d);
 }
 
 void aotb_error_free(char *err)

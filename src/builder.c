@@ -37,18 +37,10 @@ _Static_assert((int)AOTB_UNCHANGED == (int)CHANGE_UNCHANGED &&
 /* Moves a diag's text into *err (without the final newline). */
 static int give_err(aotb_diag *d, char **err)
 {
-    if (err) {
-        const char *t = diag_text(d);
-        size_t n = strlen(t);
-        while (n > 0 && t[n - 1] == '\n')
-            n--;
-        *err = malloc(n + 1);
-        if (*err) {
-            memcpy(*err, t, n);
-            (*err)[n] = '\0';
-        }
-    }
-    diag_free(d);
+    if (err)
+        *err = diag_take(d);
+    else
+        diag_free(d);
     return -1;
 }
 

@@ -153,3 +153,37 @@ int cli_run_opts_check(const char *cmd, const run_opts *o, uint64_t memsize)
     }
     return 0;
 }
+
+int cli_parse_run_args(const char *cmd, const char *what, int argc,
+                       char **argv, run_opts *o, const char **path)
+{
+    int only_files = 0;
+    run_opts_init(o);
+    *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_files && strcmp(a, "--") == 0) {
+            only_files = 1;
+            continue;
+        }
+        if (!only_files && cli_is_help(a)) {
+            cli_help(cli_find(cmd), stdout);
+            return 0;
+        }
+        if (!only_files && a[0] == '-' && a[1] != '\0') {
+            int r = cli_run_option(cmd, argc, argv, &i, o);
+            if (r < 0)
+                return EXIT_USAGE;
+            if (r == 0)
+                return cli_usage_error(cmd, "unknown option '%s'", a);
+            continue;
+        }
+        if (*path)
+            return cli_usage_error(cmd, "only one %s, got '%s' and '%s'",
+                                   what, *path, a);
+        *path = a;
+    }
+    if (!*path)
+        return cli_usage_error(cmd, "missing the %s file", what);
+    return -1;
+}

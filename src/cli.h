@@ -43,6 +43,14 @@ int cli_is_help(const char *arg);
 int cli_run_option(const char *cmd, int argc, char **argv, int *i,
                    run_opts *o);
 void run_opts_init(run_opts *o);
+/* Parses the whole command line of run / interp: the run options, "--",
+ * and exactly one file (what names it in messages: "program", "image").
+ * Returns -1 when parsing is complete and *path is set; otherwise the exit
+ * status to return at once (0 after --help, EXIT_USAGE on an error, which
+ * has been printed). */
+int cli_parse_run_args(const char *cmd, const char *what, int argc,
+                       char **argv, run_opts *o, const char **path);
+
 /* Checks the --set registers and --dump-mem ranges against a memory size;
  * prints a message and returns -1 if one is outside. */
 int cli_run_opts_check(const char *cmd, const run_opts *o, uint64_t memsize);

@@ -12,35 +12,10 @@ int cmd_run(int argc, char **argv)
 {
     const char *cmd = "run";
     run_opts o;
-    const char *path = NULL;
-    int only_files = 0;
-
-    run_opts_init(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!only_files && strcmp(a, "--") == 0) {
-            only_files = 1;
-            continue;
-        }
-        if (!only_files && cli_is_help(a)) {
-            cli_help(cli_find(cmd), stdout);
-            return 0;
-        }
-        if (!only_files && a[0] == '-' && a[1] != '\0') {
-            int r = cli_run_option(cmd, argc, argv, &i, &o);
-            if (r < 0)
-                return EXIT_USAGE;
-            if (r == 0)
-                return cli_usage_error(cmd, "unknown option '%s'", a);
-            continue;
-        }
-        if (path)
-            return cli_usage_error(cmd, "only one image, got '%s' and '%s'",
-                                   path, a);
-        path = a;
-    }
-    if (!path)
-        return cli_usage_error(cmd, "missing the image file");
+    const char *path;
+    int st = cli_parse_run_args(cmd, "image", argc, argv, &o, &path);
+    if (st >= 0)
+        return st;
 
     aotb_image *img;
     aotb_cpu *cpu = NULL;

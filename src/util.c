@@ -62,6 +62,21 @@ const char *diag_text(const aotb_diag *d)
     return d->text ? d->text : "";
 }
 
+char *diag_take(aotb_diag *d)
+{
+    const char *t = diag_text(d);
+    size_t n = strlen(t);
+    while (n > 0 && t[n - 1] == '\n')
+        n--;
+    char *m = malloc(n + 1);
+    if (m) {
+        memcpy(m, t, n);
+        m[n] = '\0';
+    }
+    diag_free(d);
+    return m;
+}
+
 void diag_clear(aotb_diag *d)
 {
     d->len = 0;

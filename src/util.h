@@ -31,6 +31,9 @@ void diag_at(aotb_diag *d, const char *file, unsigned line, unsigned col,
              const char *fmt, ...) AOTB_PRINTF(5, 6);
 /* The messages so far, or "" if none. */
 const char *diag_text(const aotb_diag *d);
+/* The messages as one malloc'd string without the final newline (NULL if
+ * out of memory); d is freed.  For APIs that hand errors to their caller. */
+char *diag_take(aotb_diag *d);
 void diag_clear(aotb_diag *d);
 void diag_free(aotb_diag *d);
 
