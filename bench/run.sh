@@ -23,6 +23,9 @@ W=${BENCH_DIR:-$BUILD/bench/work}
 OUT=$top/bench/results.md
 rm -rf "$W"
 mkdir -p "$W"
+# A private copy of the binary: the tree may be rebuilt while this runs.
+cp "$AOTB" "$W/aotb"
+AOTB=$W/aotb
 start=$(date +%s)
 
 if [ "$QUICK" = 1 ]; then

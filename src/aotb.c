@@ -1,4 +1,5 @@
 /* aotb.c: main(): the git-style command dispatcher, --help and --version. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,6 +97,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* Past a file-size limit a write should fail with EFBIG, so the writer
+     * removes its temporary and reports it, rather than die by SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

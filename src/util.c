@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,7 +354,7 @@ int file_mkdirs(const char *path, aotb_diag *d)
 int file_lock(const char *path, int timeout_ms, aotb_diag *d)
 {
     size_t n = strlen(path);
-    char *lp = malloc(n + 6);
+    char *lp = malloc(n + 8);
     if (!lp) {
         diag_add(d, "%s: out of memory", path);
         return -1;
@@ -379,6 +381,15 @@ int file_lock(const char *path, int timeout_ms, aotb_diag *d)
             goto fail;
         }
         nanosleep(&nap, NULL);
+    }
+    /* Every writer of path holds this lock while its temporary exists, so
+     * a PATH.tmp.* seen now was left by a writer that was killed. */
+    memcpy(lp + n, ".tmp.*", 7);
+    glob_t g;
+    if (glob(lp, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+        globfree(&g);
     }
     free(lp);
     return fd;

@@ -93,7 +93,9 @@ int file_write_if_changed(const char *path, const void *data, size_t len,
  * it, so two processes never write the same PATH at once.  Waits up to
  * timeout_ms (0: do not wait; negative: wait forever).  Returns the lock's
  * file descriptor, or -1 + "PATH is being written by another process (lock
- * PATH.lock)" or the system error. */
+ * PATH.lock)" or the system error.  Once the lock is held, temporaries
+ * PATH.tmp.* that a killed writer left behind are removed (every writer of
+ * PATH holds the lock while its temporary exists). */
 int file_lock(const char *path, int timeout_ms, aotb_diag *d);
 /* Releases a lock from file_lock (the lock file itself stays). */
 void file_unlock(int fd);

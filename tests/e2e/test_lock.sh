@@ -74,4 +74,10 @@ if "$AOTB" build --help >/dev/null 2>&1; then
     done
     [ $bad = 0 ] && ok "6 rounds of two aotb build and an aotb link at once: all finish, image whole"
 fi
+# a temporary left by a killed writer is removed by the next writer
+cp "$W/a.aot" "$W/s.aot"
+printf 'half an image' > "$W/s.aot.tmp.Ab12Cd"
+"$AOTB" link -o "$W/s.aot" "@$W/b.rsp" 2>"$W/e" && [ ! -e "$W/s.aot.tmp.Ab12Cd" ] && cmp -s "$W/s.aot" "$W/b.aot" &&
+    ok "the next writer removes a killed writer's temporary" ||
+    not_ok "the next writer removes a killed writer's temporary" "$(cat "$W/e")" "$(ls "$W")"
 t_done
