@@ -75,6 +75,24 @@ killer () {
     TOTAL_KILLS=$((TOTAL_KILLS + 1)); TOTAL_HITS=$((TOTAL_HITS + KILLED))
 }
 
+# wait_orphans DIR: Ninja starts each command in a process group of its
+# own, so killing Ninja's group leaves a running `aotb link` behind, which
+# still finishes its update (atomically).  Wait for every aotb process
+# working in DIR before looking at the image, as a user's next build would.
+wait_orphans () {
+    n=0
+    while [ $n -lt 500 ]; do
+        busy=0
+        for p in /proc/[0-9]*; do
+            [ "$(cat "$p/comm" 2>/dev/null)" = aotb ] &&
+                [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1" ] && busy=1
+        done
+        [ $busy = 0 ] && return 0
+        sleep 0.02; n=$((n + 1))
+    done
+    not_ok "aotb processes left by a killed ninja in $1 finish"
+}
+
 # time_us CMD...: the command's duration in microseconds.
 time_us () { "$KILLAFTER" -t "$@"; }
 
@@ -111,6 +129,7 @@ if command -v ninja >/dev/null; then
             i=$((i + 1)); to=$(other "$STATE")
             cp "$W/$to.vir" "$N/prog.vir"
             killer ninja "$dur" ninja -C "$N/aot" aot-image
+            wait_orphans "$N/aot"
             check_image ninja "$N/aot/prog.aot" $i
             count_tmp "$N/aot"
             # the program on disk says "to"; the next update goes the other way
