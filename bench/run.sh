@@ -220,7 +220,7 @@ K=$top/bench/kernels
 KROWS=$W/krows
 : > "$KROWS"
 # name:N:result-register, N sized for ~0.2 s of native code
-for spec in sum:200000000:r2 xorshift:100000000:r3 sieve:40000000:r2 \
+for spec in sum:200000000:r2 xorshift:100000000:r3 sieve:30000000:r2 \
             memcpy:20000:r2 fib:32:r2 matmul:256:r2; do
     name=${spec%%:*} rest=${spec#*:}
     n=${rest%%:*} reg=${rest#*:}
