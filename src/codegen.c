@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cg_block.h"
+#include "runtime.h"
 
 #define CG_VERSION 1
 
@@ -576,10 +577,45 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
     x86_ld(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
     x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RSI);
 
-    /* lookup: falls through into exit. */
+    /* lookup(pc in cpu->pc): probes the hash table rt_run put in the cpu
+     * struct (see rt_slot in runtime.h) and jumps to the block on a hit,
+     * where the block's own budget check runs as on any arrival.  Guest
+     * data becomes a host address only through a slot whose key is exactly
+     * the pc.  An empty slot is a miss: it falls through into exit with
+     * status LOOKUP, and rt_run reports nocode as before.  rax, rcx, rdx
+     * and rsi are free here (blocks wrote their registers back and load
+     * them again at entry); r12..r14 are kept. */
     out->defs[out->ndefs].sym = CG_RT_LOOKUP;
     out->defs[out->ndefs++].offset = x86_here(out);
+    x86_ld(out, X86_RAX, X86_RBX, CPU_OFF_PC);
+    x86_mov_rr(out, X86_RDX, X86_RAX);                  /* rt_hash(pc) */
+    x86_rr(out, OPC_SHIFT_Ib | P_REXW, SHIFT_SHR, X86_RDX);
+    x86_imm8(out, 32);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_XOR << 3 | P_REXW, X86_RDX, X86_RAX);
+    x86_movi(out, X86_RCX, RT_HASH_MUL);
+    x86_rr(out, OPC_IMUL_GvEv | P_REXW, X86_RDX, X86_RCX);
+    x86_ld(out, X86_RCX, X86_RBX, CPU_OFF_LKP_SHIFT);
+    x86_rr(out, OPC_SHIFT_cl | P_REXW, SHIFT_SHR, X86_RDX);
+    x86_rm(out, OPC_ARITH_GvEv | ARITH_AND << 3 | P_REXW, X86_RDX, X86_RBX,
+           CPU_OFF_LKP_MASK);                           /* slot offset */
+    x86_ld(out, X86_RCX, X86_RBX, CPU_OFF_LKP_TABLE);
+    uint32_t probe = x86_here(out);
+    x86_rmx(out, OPC_MOVL_GvEv | P_REXW, X86_RSI, X86_RCX, X86_RDX, 0,
+            (int32_t)offsetof(rt_slot, code));
+    x86_rr(out, OPC_TEST_EvGv | P_REXW, X86_RSI, X86_RSI);
+    uint32_t to_miss = x86_jcc8_fwd(out, X86_CC_E);
+    x86_rmx(out, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RAX, X86_RCX,
+            X86_RDX, 0, (int32_t)offsetof(rt_slot, pc));
+    uint32_t to_next = x86_jcc8_fwd(out, X86_CC_NE);
+    x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RSI);       /* hit */
+    x86_patch8(out, to_next, x86_here(out));
+    x86_arith_ri(out, ARITH_ADD, X86_RDX, (int32_t)sizeof(rt_slot));
+    x86_rm(out, OPC_ARITH_GvEv | ARITH_AND << 3 | P_REXW, X86_RDX, X86_RBX,
+           CPU_OFF_LKP_MASK);
+    x86_jmp_back(out, probe);
+    x86_patch8(out, to_miss, x86_here(out));
     x86_st_imm32(out, X86_RBX, CPU_OFF_STATUS, AOTB_ST_LOOKUP);
+    /* falls through into exit */
 
     out->defs[out->ndefs].sym = CG_RT_EXIT;
     out->defs[out->ndefs++].offset = x86_here(out);

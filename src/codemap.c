@@ -4,7 +4,9 @@
  * Layout, deterministic for a given input: the runtime stubs at offset 0,
  * then the blocks in the order given, then one "missing" stub per block
  * target that has no block, in ascending pc order; every piece starts on a
- * 16-byte boundary and the gaps are int3. */
+ * 16-byte boundary and the gaps are int3.  After the code, on pages of
+ * their own, comes the read-only pc -> code hash table that the native
+ * lookup stub probes (rt_slot, runtime.h). */
 #include "codemap.h"
 
 #include <elf.h>
@@ -212,11 +214,29 @@ static int build(const cg_code *blocks, size_t nblocks, codemap *m,
         off = align16(off + b->missing[i].code.len);
     }
 
+    /* The lookup table: at least twice as many slots as blocks (load
+     * factor <= 0.5, so every probe reaches an empty slot), a power of two,
+     * in its own pages right after the code (read-only, not executable). */
+    unsigned bits = 1;
+    while (bits < 40 && ((size_t)1 << bits) / 2 < nblocks)
+        bits++;
+    size_t nslots = (size_t)1 << bits;
+    if (((size_t)1 << bits) / 2 < nblocks ||
+        nslots > SIZE_MAX / sizeof(rt_slot)) {
+        diag_add(d, "codemap: too many blocks (%zu)", nblocks);
+        return -1;
+    }
     long page = sysconf(_SC_PAGESIZE);
     size_t pg = page > 0 ? (size_t)page : 4096;
-    m->size = (off + pg - 1) / pg * pg;
-    if (m->size == 0)
-        m->size = pg;
+    size_t code_size = (off + pg - 1) / pg * pg;
+    if (code_size == 0)
+        code_size = pg;
+    size_t tbytes = nslots * sizeof(rt_slot);
+    if (tbytes > SIZE_MAX - code_size - pg) {
+        diag_add(d, "codemap: too many blocks (%zu)", nblocks);
+        return -1;
+    }
+    m->size = code_size + (tbytes + pg - 1) / pg * pg;
     void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
@@ -242,8 +262,24 @@ static int build(const cg_code *blocks, size_t nblocks, codemap *m,
         if (relocate(m, b, &b->missing[i], b->mstubs[i].off, d) != 0)
             return -1;
 
-    /* Writable until now, executable from now on: never both. */
-    if (mprotect(m->base, m->size, PROT_READ | PROT_EXEC) != 0) {
+    /* Linear probing from each pc's home slot; the mapping came zeroed
+     * where the table is only after this memset (code == NULL: empty). */
+    rt_slot *table = (rt_slot *)(void *)(m->base + code_size);
+    memset(table, 0, tbytes);
+    uint64_t mask = (uint64_t)(nslots - 1) * sizeof(rt_slot);
+    uint64_t shift = 60 - bits;
+    for (size_t i = 0; i < nblocks; i++) {
+        uint64_t o = rt_hash(m->blocks[i].pc) >> shift & mask;
+        while (table[o / sizeof(rt_slot)].code)
+            o = (o + sizeof(rt_slot)) & mask;
+        table[o / sizeof(rt_slot)] = (rt_slot){
+            m->blocks[i].pc, m->base + m->blocks[i].off };
+    }
+
+    /* Writable until now, executable (code) or read-only (table) from now
+     * on: never writable and executable at once. */
+    if (mprotect(m->base, code_size, PROT_READ | PROT_EXEC) != 0 ||
+        mprotect(table, m->size - code_size, PROT_READ) != 0) {
         diag_add(d, "codemap: cannot make code executable");
         return -1;
     }
@@ -258,6 +294,9 @@ static int build(const cg_code *blocks, size_t nblocks, codemap *m,
     memcpy(&m->rt.enter, &ep, sizeof ep);
     m->rt.lookup = rt_lookup;
     m->rt.ctx = m;
+    m->rt.table = table;
+    m->rt.table_mask = mask;
+    m->rt.table_shift = shift;
     return 0;
 }
 

@@ -26,6 +26,12 @@ _Static_assert(CPU_OFF_RCAP == offsetof(aotb_cpu, rcap), "CPU_OFF_RCAP");
 _Static_assert(CPU_OFF_PC == offsetof(aotb_cpu, pc), "CPU_OFF_PC");
 _Static_assert(CPU_OFF_INFO == offsetof(aotb_cpu, info), "CPU_OFF_INFO");
 _Static_assert(CPU_OFF_STATUS == offsetof(aotb_cpu, status), "CPU_OFF_STATUS");
+_Static_assert(CPU_OFF_LKP_TABLE == offsetof(aotb_cpu, lkp_table),
+               "CPU_OFF_LKP_TABLE");
+_Static_assert(CPU_OFF_LKP_MASK == offsetof(aotb_cpu, lkp_mask),
+               "CPU_OFF_LKP_MASK");
+_Static_assert(CPU_OFF_LKP_SHIFT == offsetof(aotb_cpu, lkp_shift),
+               "CPU_OFF_LKP_SHIFT");
 _Static_assert(sizeof(((aotb_cpu *)0)->status) == 4, "status is 32 bits");
 
 int cpu_init(aotb_cpu *cpu, uint64_t memsize, aotb_diag *d)

@@ -41,6 +41,11 @@ typedef struct aotb_cpu {
     uint32_t pad_;
     /* private to cpu.c */
     size_t map_len_;
+    /* Set by rt_run for the native lookup stub (see runtime.h): the code
+     * map's pc -> code hash table, its byte mask and its hash shift. */
+    const void *lkp_table;
+    uint64_t lkp_mask;
+    uint64_t lkp_shift;
 } aotb_cpu;
 
 /* Offsets used by the code generator (checked by static asserts in cpu.c). */
@@ -55,6 +60,9 @@ typedef struct aotb_cpu {
 #define CPU_OFF_PC      2128
 #define CPU_OFF_INFO    2136
 #define CPU_OFF_STATUS  2144
+#define CPU_OFF_LKP_TABLE 2160
+#define CPU_OFF_LKP_MASK  2168
+#define CPU_OFF_LKP_SHIFT 2176
 
 /* Sets up a CPU: registers 0, zeroed guest memory of memsize bytes (mapped
  * lazily, so 2^32 and more is fine), an empty return stack of

@@ -15,6 +15,7 @@
 #include "cpu.h"
 #include "interp.h"
 #include "ir.h"
+#include "runtime.h"
 #include "support_native.h"
 #include "testutil.h"
 
@@ -937,6 +938,288 @@ static void test_codemap(void)
     ir_program_free(&p);
 }
 
+/* ---- the native lookup (jmpreg / ret through the hash table) ------------ */
+
+/* The first slot of pc in a table of 2^k slots, from the layout documented
+ * in runtime.h: the top k bits of (pc ^ pc >> 32) * 0x9e3779b97f4a7c15. */
+static unsigned home_slot(uint64_t pc, unsigned k)
+{
+    return (unsigned)(((pc ^ pc >> 32) * 0x9e3779b97f4a7c15ull) >> (64 - k));
+}
+
+/* Distinct pcs (0 first) that all share pc 0's home slot in every table of
+ * up to 256 slots, so they form one long probe chain; none is ONES or one
+ * of the other pcs the tests below use. */
+static size_t colliding_pcs(uint64_t *out, size_t n)
+{
+    size_t got = 0;
+    out[got++] = 0;
+    for (uint64_t k = 1; got < n && k < 10000000; k++) {
+        uint64_t pc = k * 0x1230 ^ (k & 7) << 45;
+        if (home_slot(pc, 8) == home_slot(0, 8) && pc != ONES && pc >= 0x1000)
+            out[got++] = pc;
+    }
+    return got;
+}
+
+/* rt_run with the codemap's own rt_code except that the C lookup counts
+ * its calls: one call means every jmpreg / ret was resolved natively. */
+typedef struct counting {
+    const codemap *map;
+    unsigned calls;
+} counting;
+
+static const void *count_lookup(void *ctx, uint64_t pc)
+{
+    counting *c = ctx;
+    c->calls++;
+    return codemap_lookup(c->map, pc);
+}
+
+static int run_counting(const char *text, const native_setup *setup,
+                        int keep_table, aotb_cpu *cpu, unsigned *calls)
+{
+    ir_program p;
+    if (tu_parse(text, &p) != 0)
+        return -1;
+    native_prog np;
+    if (native_build(&p, &np) != 0) {
+        ir_program_free(&p);
+        return -1;
+    }
+    int rc = native_cpu_setup(&p, setup, cpu);
+    if (rc == 0) {
+        counting c = { np.map, 0 };
+        rt_code rt = *codemap_rt(np.map);
+        rt.lookup = count_lookup;
+        rt.ctx = &c;
+        if (!keep_table)
+            rt.table = NULL;
+        rt_run(&rt, cpu, p.entry);
+        *calls = c.calls;
+    }
+    native_free(&np);
+    ir_program_free(&p);
+    return rc;
+}
+
+/* A chain through NCOLL blocks whose pcs collide (pc 0 first), alternately
+ * by jmpreg and by call / ret, entered from 0x100 with a call that returns
+ * to pc ONES. */
+#define NCOLL 40
+static void coll_program(buf *t, const uint64_t *pcs)
+{
+    t->len = 0;
+    buf_printf(t, "entry 0x100\nmemory 0x1000\n"
+               "block 0x100 {\n movi r2, 1\n call 0, 0xffffffffffffffff\n}\n"
+               "block 0xffffffffffffffff {\n addi r2, r2, 7\n ret\n}\n");
+    for (size_t i = 0; i < NCOLL; i++) {
+        buf_printf(t, "block 0x%" PRIx64 " {\n muli r2, r2, 3\n"
+                   " addi r2, r2, %zu\n", pcs[i], i);
+        if (i + 1 == NCOLL)
+            buf_printf(t, " ret\n}\n");
+        else if (i % 2 == 0)
+            buf_printf(t, " movi r5, 0x%" PRIx64 "\n jmpreg r5, 0\n}\n",
+                       pcs[i + 1]);
+        else    /* call the next one; it returns to a block that rets */
+            buf_printf(t, " call 0x%" PRIx64 ", 0x%" PRIx64 "\n}\n",
+                       pcs[i + 1], pcs[i] + 1);
+        if (i % 2 == 1 && i + 1 < NCOLL)
+            buf_printf(t, "block 0x%" PRIx64 " {\n addi r2, r2, 5\n ret\n}\n",
+                       pcs[i] + 1);
+    }
+}
+
+static void test_lookup_collisions(void)
+{
+    uint64_t pcs[NCOLL];
+    CU_ASSERT_EQUAL_FATAL(colliding_pcs(pcs, NCOLL), NCOLL);
+    buf t = {0};
+    coll_program(&t, pcs);
+    const char *text = (const char *)t.data;
+
+    /* By hand: r2 goes r2 = 3 * r2 + i through the chain; each returning
+     * call adds 5 on the way back (innermost first), then ONES adds 7. */
+    uint64_t want = 1;
+    for (size_t i = 0; i < NCOLL; i++)
+        want = want * 3 + i;
+    for (size_t i = NCOLL - 1; i-- > 0;)
+        if (i % 2 == 1)
+            want += 5;
+    want += 7;
+    /* blocks run: 0x100, the chain, one return block per call, ONES */
+    uint64_t nrun = 1 + NCOLL + (NCOLL - 1) / 2 + 1;
+
+    aotb_cpu cpu;
+    if (run_text(text, NULL, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_RET);
+        CU_ASSERT_EQUAL(cpu.pc, ONES);
+        CU_ASSERT_EQUAL(cpu.r[2], want);
+        CU_ASSERT_EQUAL(cpu.budget, ONES - nrun);   /* one per block run */
+        cpu_free(&cpu);
+    }
+
+    /* every jmpreg and ret was a native hit: the C lookup ran once, for
+     * the entry; without a table every one of them comes back to C */
+    unsigned calls = 0;
+    if (run_counting(text, NULL, 1, &cpu, &calls) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_RET);
+        CU_ASSERT_EQUAL(cpu.r[2], want);
+        CU_ASSERT_EQUAL(calls, 1);
+        cpu_free(&cpu);
+    }
+    if (run_counting(text, NULL, 0, &cpu, &calls) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_RET);
+        CU_ASSERT_EQUAL(cpu.r[2], want);
+        /* the entry, NCOLL / 2 jmpregs, and a ret from the last chain
+         * block and from each return block (the ret of ONES stops) */
+        CU_ASSERT_EQUAL(calls, 1 + NCOLL / 2 + 1 + (NCOLL - 1) / 2);
+        cpu_free(&cpu);
+    }
+
+    /* every budget, including exhaustion exactly at a ret target (pc ONES
+     * with nrun - 1, the return blocks in between) */
+    for (uint64_t n = 1; n <= nrun + 1; n++) {
+        native_setup s = { .max_blocks = n };
+        if (run_text(text, &s, &cpu) != 0)
+            continue;
+        if (n == nrun - 1) {
+            CU_ASSERT_EQUAL(cpu.status, AOTB_ST_BUDGET);
+            CU_ASSERT_EQUAL(cpu.pc, ONES);
+            CU_ASSERT_EQUAL(cpu.rsp, 0);
+            CU_ASSERT_EQUAL(cpu.budget, 0);
+        }
+        if (n >= nrun)
+            CU_ASSERT_EQUAL(cpu.status, AOTB_ST_RET);
+        cpu_free(&cpu);
+    }
+    buf_free(&t);
+}
+
+/* jmpreg / ret to pcs that collide with existing blocks but have none:
+ * a miss, reported as nocode without costing budget, from the C side. */
+static void test_lookup_misses(void)
+{
+    uint64_t pcs[NCOLL + 4];
+    CU_ASSERT_EQUAL_FATAL(colliding_pcs(pcs, NCOLL + 4), NCOLL + 4);
+    const uint64_t m = pcs[NCOLL];          /* colliding, no block */
+    buf t = {0};
+    buf_printf(&t, "entry 0x100\nmemory 0x1000\n"
+               "block 0x100 {\n jmpreg r1, 0\n}\n"
+               "block 0x200 {\n call 0x300, 0x%" PRIx64 "\n}\n"
+               "block 0x300 {\n ret\n}\n", m);
+    for (size_t i = 0; i < NCOLL; i++)
+        buf_printf(&t, "block 0x%" PRIx64 " {\n addi r2, r2, 1\n"
+                   " jmpreg r3, 0\n}\n", pcs[i]);
+    const char *text = (const char *)t.data;
+    /* r1: where 0x100 goes; r3: where a chain block goes.  Budget 50. */
+    const struct {
+        uint64_t r1, r3, pc, budget, r2;
+        unsigned status, calls;
+    } cases[] = {
+        { 1, 0, 1, 49, 0, AOTB_ST_NOCODE, 2 },
+        { ONES, 0, ONES, 49, 0, AOTB_ST_NOCODE, 2 },
+        { 0x200, 0, m, 47, 0, AOTB_ST_NOCODE, 2 },    /* ret to a miss */
+        { pcs[5], pcs[NCOLL + 1], pcs[NCOLL + 1], 48, 1, AOTB_ST_NOCODE, 2 },
+        { pcs[NCOLL + 2], 0, pcs[NCOLL + 2], 49, 0, AOTB_ST_NOCODE, 2 },
+        { pcs[NCOLL + 3], 0, pcs[NCOLL + 3], 49, 0, AOTB_ST_NOCODE, 2 },
+        /* pc 0 exists: it jumps to itself until the budget runs out */
+        { 0, 0, 0, 0, 49, AOTB_ST_BUDGET, 1 },
+        { pcs[NCOLL - 1], pcs[1], pcs[1], 0, 49, AOTB_ST_BUDGET, 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t regs[4] = { 0, cases[i].r1, 0, cases[i].r3 };
+        native_setup s = { .regs = regs, .nregs = 4, .max_blocks = 50 };
+        aotb_cpu cpu;
+        if (run_text(text, &s, &cpu) != 0)
+            continue;
+        CU_ASSERT_EQUAL(cpu.status, cases[i].status);
+        CU_ASSERT_EQUAL(cpu.pc, cases[i].pc);
+        CU_ASSERT_EQUAL(cpu.budget, cases[i].budget);
+        CU_ASSERT_EQUAL(cpu.r[2], cases[i].r2);
+        cpu_free(&cpu);
+        unsigned calls = 0;
+        if (run_counting(text, &s, 1, &cpu, &calls) != 0)
+            continue;
+        CU_ASSERT_EQUAL(cpu.status, cases[i].status);
+        CU_ASSERT_EQUAL(cpu.pc, cases[i].pc);
+        CU_ASSERT_EQUAL(calls, cases[i].calls);
+        cpu_free(&cpu);
+    }
+    buf_free(&t);
+}
+
+/* The table itself: a power of two of slots, at most half full, every block
+ * found by probing from its home slot as runtime.h describes, and mapped
+ * read-only. */
+static void test_lookup_table(void)
+{
+    for (size_t n = 0; n <= 70; n += 7) {
+        buf t = {0};
+        buf_printf(&t, "memory 0x1000\n");
+        for (size_t i = 0; i < n; i++)
+            buf_printf(&t, "block 0x%" PRIx64 " {\n ret\n}\n",
+                       (uint64_t)(i == 1 ? ONES : i * 0x40));
+        if (n == 0)
+            buf_printf(&t, "\n");
+        ir_program p;
+        memset(&p, 0, sizeof p);
+        if (n > 0 && tu_parse((const char *)t.data, &p) != 0) {
+            buf_free(&t);
+            continue;
+        }
+        native_prog np;
+        if (native_build(&p, &np) != 0) {
+            CU_FAIL("native_build");
+            ir_program_free(&p);
+            buf_free(&t);
+            continue;
+        }
+        const rt_code *rt = codemap_rt(np.map);
+        CU_ASSERT_FATAL(rt->table != NULL);
+        uint64_t nslots = rt->table_mask / sizeof(rt_slot) + 1;
+        unsigned k = 0;
+        while (((uint64_t)1 << k) < nslots)
+            k++;
+        CU_ASSERT_EQUAL(((uint64_t)1 << k), nslots);
+        CU_ASSERT(k >= 1);
+        CU_ASSERT_EQUAL(rt->table_shift, 60 - k);
+        CU_ASSERT(2 * n <= nslots);
+        size_t used = 0;
+        for (uint64_t i = 0; i < nslots; i++)
+            used += rt->table[i].code != NULL;
+        CU_ASSERT_EQUAL(used, n);
+        for (size_t i = 0; i < p.nblocks; i++) {
+            uint64_t pc = p.blocks[i].pc;
+            uint64_t slot = home_slot(pc, k);
+            while (rt->table[slot].code && rt->table[slot].pc != pc)
+                slot = (slot + 1) & (nslots - 1);
+            CU_ASSERT(rt->table[slot].code == codemap_lookup(np.map, pc));
+            CU_ASSERT(rt->table[slot].code != NULL);
+        }
+        FILE *maps = fopen("/proc/self/maps", "r");
+        if (maps) {
+            char line[512];
+            int found = 0;
+            while (fgets(line, sizeof line, maps)) {
+                unsigned long lo, hi;
+                char perms[8];
+                if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
+                    (uintptr_t)rt->table >= lo && (uintptr_t)rt->table < hi) {
+                    found = 1;
+                    CU_ASSERT_STRING_EQUAL(perms, "r--p");
+                }
+            }
+            fclose(maps);
+            CU_ASSERT(found);
+        }
+        native_free(&np);
+        if (n > 0)
+            ir_program_free(&p);
+        buf_free(&t);
+    }
+}
+
 /* Not a correctness test: prints code size per op and compile speed for the
  * report (and checks that the numbers are sane). */
 static void test_measure(void)
@@ -1007,6 +1290,10 @@ static CU_TestInfo tests[] = {
     { "invalid blocks are refused", test_invalid_block },
     { "fingerprint and features", test_fingerprint_features },
     { "codemap", test_codemap },
+    { "native lookup: colliding pcs, pc 0 and ONES, budgets",
+      test_lookup_collisions },
+    { "native lookup: missing and colliding pcs", test_lookup_misses },
+    { "native lookup: the table", test_lookup_table },
     { "code size and compile speed", test_measure },
     CU_TEST_INFO_NULL
 };
