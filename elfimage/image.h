@@ -136,12 +136,19 @@ typedef struct img_link_opts {
      * (0: no limit; the canonical layout). */
     uint32_t max_chunk_blocks;
     int zstd_level;               /* 0: IMG_ZSTD_LEVEL */
+    /* With old: per object, the old block whose code the object holds
+     * without carrying it (obj_file.code NULL, from img_block_obj), or
+     * UINT32_MAX for an ordinary object.  Such code is taken from the old
+     * image (its chunk decompressed only if the block lands in a new
+     * chunk).  NULL: every object carries its code. */
+    const uint32_t *from_old;
 } img_link_opts;
 
 typedef struct img_link_stats {
     uint32_t chunks, chunks_reused;   /* chunks written / of them copied */
     uint8_t *fresh;                   /* malloc'd, one byte per chunk: 1 if
                                          compressed now (NULL: not asked) */
+    uint8_t root[IMG_SUM_SIZE];       /* the new image's root checksum */
 } img_link_stats;
 
 /* img_link with options; stats may be NULL, else the caller frees
@@ -151,6 +158,19 @@ typedef struct img_link_stats {
 int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, buf *out,
                 aotb_diag *d);
+
+/* Index of img's block with this pc, or UINT32_MAX. */
+uint32_t img_find_block(const img_image *img, uint64_t pc);
+
+/* Rebuilds the object block b was linked from, as obj_read would give it
+ * (code, relocations, IR hash, folded blocks; fingerprint the image's;
+ * features as given: the image records only their union).  With chunk (b's
+ * decompressed chunk) the code is copied after checking its checksum; with
+ * chunk NULL, out->code stays NULL (code_len is set): such an object may
+ * only be linked with img_link_opts.from_old naming b.  The caller frees
+ * out with obj_free. */
+int img_block_obj(const img_image *img, uint32_t b, const uint8_t *chunk,
+                  uint32_t features, obj_file *out, aotb_diag *d);
 
 /* Rewrites img (from img_parse) in the canonical layout of a full link,
  * compressing every chunk at zstd level (0: IMG_ZSTD_LEVEL); each block's

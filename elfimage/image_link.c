@@ -37,7 +37,7 @@ typedef struct lchunk {
     buf code;              /* uncompressed (empty when reused) */
     buf z;                 /* Elf64_Chdr + zstd frame */
     buf rela;
-    int reused;            /* z copied from the old image */
+    int reused;            /* z points into the old image (not owned) */
     uint64_t size;         /* uncompressed size */
 } lchunk;
 
@@ -72,6 +72,9 @@ typedef struct link_ctx {
     const img_image *old;  /* incremental mode, or NULL */
     uint32_t max_chunk_blocks;
     int level;
+    uint8_t root[IMG_SUM_SIZE];  /* the written image's root checksum */
+    const uint32_t *from_old;    /* img_link_opts.from_old */
+    uint8_t **old_code;          /* old chunks decompressed for from_old */
 } link_ctx;
 
 static void lerr(link_ctx *c, const char *fmt, ...) AOTB_PRINTF(2, 3);
@@ -330,8 +333,7 @@ static int same_as_old(const link_ctx *c, const lblock *b, uint32_t ob,
     return 1;
 }
 
-/* Index of the old block with this pc, or UINT32_MAX. */
-static uint32_t old_block(const img_image *old, uint64_t pc)
+uint32_t img_find_block(const img_image *old, uint64_t pc)
 {
     uint32_t lo = 0, hi = old->nblocks;
     while (lo < hi) {
@@ -353,7 +355,7 @@ static uint32_t reusable_chunk(const link_ctx *c, size_t i)
     const img_image *old = c->old;
     if (!old || strcmp(old->fingerprint, c->objs[c->fp_from].fingerprint))
         return UINT32_MAX;
-    uint32_t ob = old_block(old, c->blocks[i].pc);
+    uint32_t ob = img_find_block(old, c->blocks[i].pc);
     if (ob == UINT32_MAX)
         return UINT32_MAX;
     const img_chunk *ch = &old->chunks[old->blocks[ob].chunk];
@@ -369,6 +371,30 @@ static uint32_t reusable_chunk(const link_ctx *c, size_t i)
     return old->blocks[ob].chunk;
 }
 
+/* Object i's code: its own, or (from_old) the old block's, decompressing
+ * that block's chunk the first time and checking the block's checksum.
+ * NULL after an error. */
+static const uint8_t *obj_code(link_ctx *c, size_t i)
+{
+    uint32_t ob = c->from_old ? c->from_old[i] : UINT32_MAX;
+    if (ob == UINT32_MAX)
+        return c->objs[i].code;
+    const img_block *x = &c->old->blocks[ob];
+    uint8_t **z = &c->old_code[x->chunk];
+    if (!*z && img_chunk_decompress(c->old, x->chunk, z, c->d) != 0) {
+        c->errors++;
+        return NULL;
+    }
+    uint8_t sum[IMG_SUM_SIZE];
+    img_sum(*z + x->offset, x->size, sum);
+    if (memcmp(sum, x->sum, IMG_SUM_SIZE) != 0) {
+        lerr(c, "%s: block 0x%" PRIx64 " (chunk %" PRIu32 "): code checksum "
+                "mismatch", c->old->name, x->pc, x->chunk);
+        return NULL;
+    }
+    return *z + x->offset;
+}
+
 static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
                   int copy)
 {
@@ -376,8 +402,11 @@ static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
     b->chunk = (uint32_t)(ch - c->chunks);
     b->offset = off;
     if (copy) {
+        const uint8_t *code = obj_code(c, b->obj);
+        if (!code)
+            return;
         pad_to(&ch->code, off, 0xcc);      /* int3 between blocks */
-        buf_append(&ch->code, o->code, o->code_len);
+        buf_append(&ch->code, code, o->code_len);
     }
     for (size_t k = 0; k < o->nrelocs; k++)
         put_rela(c, &ch->rela, off, &o->relocs[k]);
@@ -392,9 +421,15 @@ static void pass_layout(link_ctx *c)
         lerr(c, "out of memory");
         return;
     }
-    for (size_t i = 0; i < c->nblocks; i++)
-        img_sum(c->objs[c->blocks[i].obj].code,
-                c->objs[c->blocks[i].obj].code_len, c->blocks[i].sum);
+    for (size_t i = 0; i < c->nblocks; i++) {
+        size_t oi = c->blocks[i].obj;
+        if (c->from_old && c->from_old[oi] != UINT32_MAX)
+            memcpy(c->blocks[i].sum, c->old->blocks[c->from_old[oi]].sum,
+                   IMG_SUM_SIZE);
+        else
+            img_sum(c->objs[oi].code, c->objs[oi].code_len,
+                    c->blocks[i].sum);
+    }
     lchunk *ch = NULL;      /* the open chunk of new code */
     for (size_t i = 0; i < c->nblocks;) {
         uint32_t oc = reusable_chunk(c, i);
@@ -404,7 +439,9 @@ static void pass_layout(link_ctx *c)
             lchunk *r = &c->chunks[c->nchunks++];
             r->first = (uint32_t)i;
             r->reused = 1;
-            buf_append(&r->z, c->old->data + s->offset, s->size);
+            /* Borrowed, not copied: the old image outlives the link. */
+            r->z.data = (uint8_t *)(uintptr_t)(c->old->data + s->offset);
+            r->z.len = s->size;
             for (uint32_t k = 0; k < och->nblocks; k++)
                 place(c, r, &c->blocks[i + k],
                       c->old->blocks[och->first_block + k].offset, 0);
@@ -422,6 +459,8 @@ static void pass_layout(link_ctx *c)
             off = 0;
         }
         place(c, ch, b, (uint32_t)off, 1);
+        if (c->errors)
+            return;
         if (ch->code.len > IMG_MAX_CHUNK_SIZE) {
             lerr(c, "chunk %zu is too large", c->nchunks - 1);
             return;
@@ -687,6 +726,7 @@ static void pass_write(link_ctx *c, buf *out)
         off += s[i].data->len;
     }
     uint64_t shoff = (off + 7) & ~(uint64_t)7;
+    buf_reserve(out, shoff + nsec * sizeof(Elf64_Shdr));  /* one allocation */
     put_ehdr(out, shoff, (uint16_t)nsec);
     for (size_t i = 1; i < nsec; i++) {
         pad_to(out, s[i].offset, 0);
@@ -729,6 +769,7 @@ static void pass_write(link_ctx *c, buf *out)
         free(save);
     }
     memcpy(sm + 16, root, IMG_SUM_SIZE);
+    memcpy(c->root, root, IMG_SUM_SIZE);
 out:
     if (bufs)
         for (int i = 0; i < 8; i++)
@@ -736,6 +777,72 @@ out:
     free(bufs);
     free(cname);
     free(s);
+}
+
+_Static_assert(sizeof(((obj_file *)0)->fingerprint) == IMG_FP_SIZE,
+               "img_block_obj copies the fingerprint whole");
+
+int img_block_obj(const img_image *img, uint32_t b, const uint8_t *chunk,
+                  uint32_t features, obj_file *out, aotb_diag *d)
+{
+    const img_block *x = &img->blocks[b];
+    const img_chunk *ch = &img->chunks[x->chunk];
+    memset(out, 0, sizeof *out);
+    out->kind = OBJ_BLOCK;
+    /* Both are IMG_FP_SIZE bytes, NUL-terminated (img_parse). */
+    memcpy(out->fingerprint, img->fingerprint, sizeof out->fingerprint);
+    out->features = features;
+    out->pc = x->pc;
+    out->hash = x->hash;
+    out->code_len = x->size;
+    if (chunk) {
+        uint8_t sum[IMG_SUM_SIZE];
+        img_sum(chunk + x->offset, x->size, sum);
+        if (memcmp(sum, x->sum, IMG_SUM_SIZE) != 0) {
+            diag_add(d, "%s: block 0x%" PRIx64 " (chunk %" PRIu32 "): code "
+                        "checksum mismatch", img->name, x->pc, x->chunk);
+            return -1;
+        }
+        out->code = malloc(x->size ? x->size : 1);
+        if (!out->code)
+            goto oom;
+        memcpy(out->code, chunk + x->offset, x->size);
+    }
+    /* Relocations back to kind + target, as image_load.c does; img_parse
+     * checked every symbol index and offset. */
+    if (x->reloc_count) {
+        out->relocs = xcalloc(x->reloc_count, sizeof *out->relocs);
+        if (!out->relocs)
+            goto oom;
+        uint32_t nb = img->nblocks + img->nmissing;
+        for (uint32_t k = 0; k < x->reloc_count; k++) {
+            const uint8_t *e = ch->rela + (size_t)(x->reloc_first + k) * 24;
+            uint64_t info = get_le64(e + 8);
+            uint32_t sym = (uint32_t)ELF64_R_SYM(info);
+            cg_reloc *r = &out->relocs[k];
+            r->offset = (uint32_t)(get_le64(e) - x->offset);
+            r->type = (uint32_t)ELF64_R_TYPE(info);
+            r->addend = (int64_t)get_le64(e + 16);
+            r->kind = sym <= nb ? CG_TGT_BLOCK : CG_TGT_RT;
+            r->target = sym <= nb ? img->sympc[sym] : sym - nb - 1;
+        }
+        out->nrelocs = x->reloc_count;
+    }
+    if (x->dep_count) {
+        out->deps = xcalloc(x->dep_count, sizeof *out->deps);
+        if (!out->deps)
+            goto oom;
+        for (uint32_t k = 0; k < x->dep_count; k++) {
+            out->deps[k].pc = img->deps[x->dep_first + k].dep_pc;
+            out->deps[k].hash = img->deps[x->dep_first + k].dep_hash;
+        }
+        out->ndeps = x->dep_count;
+    }
+    return 0;
+oom:
+    obj_free(out);
+    diag_add(d, "%s: out of memory", img->name);
+    return -1;
 }
 
 int img_link(const obj_file *objs, const char *const *names, size_t n,
@@ -755,6 +862,7 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
         c.old = opts->old;
         c.max_chunk_blocks = opts->max_chunk_blocks;
         c.level = opts->zstd_level;
+        c.from_old = opts->old ? opts->from_old : NULL;
     }
     if (c.level == 0)
         c.level = IMG_ZSTD_LEVEL;
@@ -763,7 +871,12 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
     c.n = n;
     c.d = d;
     c.blocks = xcalloc(n ? n : 1, sizeof *c.blocks);
-    if (!c.blocks) {
+    if (c.from_old)
+        c.old_code = xcalloc(c.old->nchunks ? c.old->nchunks : 1,
+                             sizeof *c.old_code);
+    if (!c.blocks || (c.from_old && !c.old_code)) {
+        free(c.blocks);
+        free(c.old_code);
         diag_add(d, "out of memory");
         return -1;
     }
@@ -777,6 +890,7 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
         pass_write(&c, out);
     if (!c.errors && stats) {
         stats->chunks = (uint32_t)c.nchunks;
+        memcpy(stats->root, c.root, IMG_SUM_SIZE);
         stats->fresh = xcalloc(c.nchunks ? c.nchunks : 1, 1);
         if (!stats->fresh) {
             lerr(&c, "out of memory");
@@ -792,10 +906,15 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
         cg_code_free(&c.missing[i]);
     for (size_t i = 0; i < c.nchunks; i++) {
         buf_free(&c.chunks[i].code);
-        buf_free(&c.chunks[i].z);
+        if (!c.chunks[i].reused)
+            buf_free(&c.chunks[i].z);
         buf_free(&c.chunks[i].rela);
     }
     free(c.chunks);
+    if (c.old_code)
+        for (uint32_t i = 0; i < c.old->nchunks; i++)
+            free(c.old_code[i]);
+    free(c.old_code);
     free(c.missing);
     free(c.missing_off);
     free(c.syms);

@@ -139,7 +139,9 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
     dir_file(b, p->r_outdir, "meta.vir");
     buf_printf(b, " | $aotb\n\nbuild ");
     ninja_path(b, p->r_image);
-    buf_printf(b, ": aotb_link");
+    buf_printf(b, " | ");
+    ninja_path(b, p->r_image);
+    buf_printf(b, ".linkstate: aotb_link");
     for (size_t j = 0; j < n; j++) {
         buf_printf(b, " $\n    ");
         obj_path(b, p, prog->blocks[prog->by_pc[j]].pc);

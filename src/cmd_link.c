@@ -8,13 +8,28 @@
  * all come out with identical code and relocations are copied instead of
  * recompressed (img_link_ex).  A damaged or older-format image is simply
  * not reused.  The image's lock (IMAGE.lock) is held from reading the old
- * image to renaming the new one; a second writer waits up to 60 s. */
+ * image to renaming the new one; a second writer waits up to 60 s.
+ *
+ * The link state (IMAGE.linkstate, elfimage/linkstate.h) written next to
+ * the image lets the next link skip even reading most objects: an object
+ * whose path, size, mtime, ctime, inode and device are what they were when
+ * the old image was linked from it is rebuilt from the old image (its
+ * code never leaves the old compressed chunk unless its chunk must be
+ * rewritten).  Only stat remains per unchanged object.  The result is the
+ * same image as when every object is read. */
 #include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "image.h"
+#include "linkstate.h"
 #include "object.h"
 
 typedef struct names {
@@ -64,6 +79,191 @@ static int read_rsp(const char *path, names *l, aotb_diag *d)
     return rc;
 }
 
+/* The previous link of the same image: the old image (its compressed
+ * chunks are reused, img_link_ex) and its linkstate sidecar (objects whose
+ * file status it still matches are taken from the old image unread). */
+typedef struct prev_link {
+    uint8_t *olddata;      /* mapped (mapped = 1) or malloc'd */
+    size_t oldlen;
+    int mapped;
+    img_image old;
+    int have_old;
+    linkstate prev;        /* empty when there is none that matches */
+    uint32_t *from_old;    /* per object: its old block, or UINT32_MAX */
+    linkstate next;        /* what this link records */
+    int next_oom;
+    int64_t now;
+    size_t reused;
+} prev_link;
+
+/* The old image, mapped rather than read: most of it is only checksummed
+ * and copied once into the new image.  Every writer replaces the image by
+ * renaming (file_write_atomic, under the lock we hold), so the mapped file
+ * never changes under us. */
+static int map_file(prev_link *pl, const char *path, aotb_diag *d)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+                       0);
+        if (p != MAP_FAILED) {
+            close(fd);
+            pl->olddata = p;
+            pl->oldlen = (size_t)st.st_size;
+            pl->mapped = 1;
+            return 0;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return file_read_all(path, &pl->olddata, &pl->oldlen, d);
+}
+
+static void prev_open(prev_link *pl, const char *out)
+{
+    aotb_diag scratch = {0};
+    memset(pl, 0, sizeof *pl);
+    pl->now = ls_now_ns();
+    char *sc = ls_sidecar_path(out);
+    if (sc)
+        ls_remove_stale(sc);       /* we hold the lock (see linkstate.h) */
+    free(sc);
+    /* A damaged or older-format image is simply not reused. */
+    if (map_file(pl, out, &scratch) == 0 &&
+        img_parse(out, pl->olddata, pl->oldlen, &pl->old, &scratch) == 0)
+        pl->have_old = 1;
+    diag_free(&scratch);
+    if (!pl->have_old)
+        return;
+    char *lsp = ls_sidecar_path(out);
+    if (lsp)
+        ls_load(lsp, pl->old.root, &pl->prev);   /* none: read everything */
+    free(lsp);
+}
+
+static void prev_close(prev_link *pl)
+{
+    free(pl->from_old);
+    if (pl->have_old)
+        img_free(&pl->old);
+    if (pl->mapped)
+        munmap(pl->olddata, pl->oldlen);
+    else
+        free(pl->olddata);
+    ls_free(&pl->prev);
+    ls_free(&pl->next);
+}
+
+static int same_stat(const ls_stat *a, const ls_stat *b)
+{
+    return a->size == b->size && a->mtime_ns == b->mtime_ns &&
+           a->ctime_ns == b->ctime_ns && a->ino == b->ino && a->dev == b->dev;
+}
+
+/* Object `path' from the old image if the linkstate vouches for it:
+ * 0 and *o filled (without its code: img_link_ex takes that from the old
+ * image, pl->from_old), or -1 (read the file instead). */
+static int from_old(prev_link *pl, size_t i, const char *path,
+                    const ls_stat *st, obj_file *o)
+{
+    const ls_entry *e = ls_find(&pl->prev, path);
+    if (!e || !same_stat(&e->st, st))
+        return -1;
+    uint32_t b = img_find_block(&pl->old, e->pc);
+    if (b == UINT32_MAX)
+        return -1;
+    aotb_diag scratch = {0};
+    int rc = img_block_obj(&pl->old, b, NULL, e->features, o, &scratch);
+    diag_free(&scratch);
+    if (rc == 0)
+        pl->from_old[i] = b;
+    return rc;
+}
+
+/* Fills objs[i] for every input, from the old image or by reading the
+ * file; records each block object's status in pl->next.  Returns 1 if
+ * some object could not be read (messages in d), else 0. */
+static int read_objects(prev_link *pl, const names *in, obj_file *objs,
+                        unsigned char *ok, aotb_diag *d)
+{
+    int bad = 0;
+    if (pl->prev.n) {
+        pl->from_old = xcalloc(in->n, sizeof *pl->from_old);
+        if (!pl->from_old)
+            ls_free(&pl->prev);            /* read everything */
+    }
+    for (size_t i = 0; pl->from_old && i < in->n; i++)
+        pl->from_old[i] = UINT32_MAX;
+    /* With a link state, stat every object first (ls_stat_files is the
+     * cheapest way); objects read get the status of the file they read
+     * from fstat (ls_read_file), so a full link needs no stat by path. */
+    ls_stat *sts = NULL;
+    unsigned char *have = NULL;
+    if (pl->prev.n) {
+        sts = xcalloc(in->n, sizeof *sts);
+        have = xcalloc(in->n, 1);
+        if (sts && have)
+            ls_stat_files((const char *const *)in->v, in->n, sts, have);
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        const char *path = in->v[i];
+        ls_stat st;
+        int have_st = have && have[i];
+        if (have_st)
+            st = sts[i];
+        if (have_st && from_old(pl, i, path, &st, &objs[i]) == 0) {
+            pl->reused++;
+        } else {
+            uint8_t *data;
+            size_t len;
+            if (ls_read_file(path, &data, &len, &st, &have_st, d) != 0) {
+                bad = 1;
+                continue;
+            }
+            int r = obj_read(path, data, len, &objs[i], d);
+            free(data);
+            if (r != 0) {
+                bad = 1;
+                continue;
+            }
+        }
+        ok[i] = 1;
+        if (have_st && objs[i].kind == OBJ_BLOCK &&
+            !ls_is_racy(&st, pl->now) &&
+            ls_add(&pl->next, path, &st, objs[i].pc, objs[i].features) != 0)
+            pl->next_oom = 1;
+    }
+    free(sts);
+    free(have);
+    return bad;
+}
+
+/* Writes IMAGE.linkstate for the image just written.  Failing to is not
+ * an error (the next link reads every object), but is reported. */
+static void write_state(prev_link *pl, const char *out,
+                        const uint8_t root[IMG_SUM_SIZE])
+{
+    aotb_diag w = {0};
+    char *lsp = ls_sidecar_path(out);
+    buf b = {0};
+    memcpy(pl->next.root, root, IMG_SUM_SIZE);
+    ls_format(&pl->next, &b);
+    if (!lsp || pl->next_oom || b.oom)
+        diag_add(&w, "%s%s: out of memory", out, LS_SUFFIX);
+    else
+        file_write_atomic(lsp, b.data, b.len, &w);
+    if (w.count) {
+        fprintf(stderr, "aotb link: warning: %s%s not written (the next "
+                        "link reads every object):\n", out, LS_SUFFIX);
+        cli_print_diag(&w);
+    }
+    diag_free(&w);
+    buf_free(&b);
+    free(lsp);
+}
+
 int cmd_link(int argc, char **argv)
 {
     const char *cmd = "link", *out = NULL;
@@ -102,51 +302,45 @@ int cmd_link(int argc, char **argv)
     }
 
     obj_file *objs = xcalloc(in.n, sizeof *objs);
-    if (!objs) {
+    unsigned char *ok = xcalloc(in.n, 1);
+    if (!objs || !ok) {
+        free(objs);
+        free(ok);
         diag_add(&d, "aotb link: out of memory");
         goto fail;
     }
-    unsigned char *ok = xcalloc(in.n, 1);
-    int bad = !ok;
-    if (!ok)
-        diag_add(&d, "aotb link: out of memory");
-    for (size_t i = 0; ok && i < in.n; i++) {
-        uint8_t *data;
-        size_t len;
-        if (file_read_all(in.v[i], &data, &len, &d) != 0) {
-            bad = 1;
-            continue;
-        }
-        if (obj_read(in.v[i], data, len, &objs[i], &d) != 0)
-            bad = 1;
-        else
-            ok[i] = 1;
-        free(data);
-    }
-    buf image = {0};
-    int lock = bad ? -1 : file_lock(out, 60000, &d);
+    int lock = file_lock(out, 60000, &d);
     if (lock >= 0) {
-        uint8_t *olddata = NULL;
-        size_t oldlen = 0;
-        img_image old;
-        aotb_diag scratch = {0};
+        prev_link pl;
+        prev_open(&pl, out);
+        int bad = read_objects(&pl, &in, objs, ok, &d);
+        buf image = {0};
+        img_link_stats st;
         img_link_opts lo;
         memset(&lo, 0, sizeof lo);
-        if (file_read_all(out, &olddata, &oldlen, &scratch) == 0 &&
-            img_parse(out, olddata, oldlen, &old, &scratch) == 0)
-            lo.old = &old;
-        diag_free(&scratch);
-        if (img_link_ex(objs, (const char *const *)in.v, in.n, &lo, NULL,
-                        &image, &d) == 0 &&
-            file_write_atomic(out, image.data, image.len, &d) == 0)
-            rc = 0;
-        if (lo.old)
-            img_free(&old);
-        free(olddata);
+        lo.old = pl.have_old ? &pl.old : NULL;
+        lo.from_old = pl.from_old;
+        if (!bad &&
+            img_link_ex(objs, (const char *const *)in.v, in.n, &lo, &st,
+                        &image, &d) == 0) {
+            free(st.fresh);
+            if (file_write_atomic(out, image.data, image.len, &d) == 0) {
+                rc = 0;
+                write_state(&pl, out, st.root);
+                /* For tests and curious users (man/aotb.1). */
+                if (getenv("AOTB_LINK_STATS"))
+                    fprintf(stderr, "aotb link: %s: %zu objects: %zu read, "
+                                    "%zu unchanged (not read); %" PRIu32
+                                    " chunks, %" PRIu32 " reused\n",
+                            out, in.n, in.n - pl.reused, pl.reused,
+                            st.chunks, st.chunks_reused);
+            }
+        }
+        buf_free(&image);
+        prev_close(&pl);
         file_unlock(lock);
     }
-    buf_free(&image);
-    for (size_t i = 0; ok && i < in.n; i++)
+    for (size_t i = 0; i < in.n; i++)
         if (ok[i])
             obj_free(&objs[i]);
     free(ok);

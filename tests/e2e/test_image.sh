@@ -125,7 +125,7 @@ cp "$IMG" "$W/keep.aot"
 blocks=$(ls "$OBJ"/*.o | grep -v meta.o)
 check_untouched () {
     cmp -s "$IMG" "$W/keep.aot" && ok "$1: old image byte-identical" || not_ok "$1: old image byte-identical"
-    extra=$(ls -A "$W" | grep -v -E '\.(aot|obj|bin|hex|aot\.lock)$|^(rsp|sections|lint|lint.other|v2.aot|m.aot|t.aot|f.aot)$')
+    extra=$(ls -A "$W" | grep -v -E '\.(aot|obj|bin|hex|aot\.lock|aot\.linkstate)$|^(rsp|sections|lint|lint.other|v2.aot|m.aot|t.aot|f.aot)$')
     [ -z "$extra" ] && ok "$1: no temporary files left" || not_ok "$1: no temporary files left" "$extra"
 }
 # shellcheck disable=SC2086

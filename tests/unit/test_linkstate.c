@@ -1,0 +1,464 @@
+/* test_linkstate.c: the link-state sidecar (elfimage/linkstate.c): format
+ * and parse round trip, every rejection, lookups, the racy-entry rule,
+ * stat; and the link side: img_block_obj gives back the objects an image
+ * was linked from, and a link that takes unchanged objects from the old
+ * image (img_link_opts.from_old) writes the same bytes as one given every
+ * object. */
+#include <elf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "image.h"
+#include "linkstate.h"
+#include "testutil.h"
+
+static const uint8_t root_a[IMG_SUM_SIZE] = {
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+    0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+
+/* ls_parse takes a malloc'd copy with a NUL after it. */
+static int parse_text(const char *text, size_t len,
+                      const uint8_t root[IMG_SUM_SIZE], linkstate *out)
+{
+    uint8_t *copy = malloc(len + 1);
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    return ls_parse(copy, len, root, out);
+}
+
+static int parse_str(const char *text, linkstate *out)
+{
+    return parse_text(text, strlen(text), root_a, out);
+}
+
+static const char *const head =
+    "aotb-linkstate 1\nroot 00112233445566778899aabbccddeeff\n";
+
+static void test_round_trip(void)
+{
+    linkstate a = {0}, b;
+    ls_stat s1 = {1120, 42, 65024, 1795608190690445324LL, 1795608190690445999LL};
+    ls_stat s2 = {0, UINT64_MAX, 0, -5, 0};
+    memcpy(a.root, root_a, IMG_SUM_SIZE);
+    CU_ASSERT_EQUAL(ls_add(&a, "obj/0000000000001000.o", &s1, 0x1000, 1), 0);
+    CU_ASSERT_EQUAL(ls_add(&a, "dir with spaces/x y.o", &s2, UINT64_MAX, 0xffffffffu), 0);
+    CU_ASSERT_EQUAL(ls_add(&a, "new\nline.o", &s1, 0x2000, 1), 0);   /* skipped */
+    CU_ASSERT_EQUAL(a.n, 2);
+    buf t = {0};
+    ls_format(&a, &t);
+    /* The text, written out by hand from the format in linkstate.c. */
+    const char *want =
+        "aotb-linkstate 1\n"
+        "root 00112233445566778899aabbccddeeff\n"
+        "1000 1 1120 1795608190690445324 1795608190690445999 42 65024 "
+        "obj/0000000000001000.o\n"
+        "ffffffffffffffff ffffffff 0 -5 0 18446744073709551615 0 "
+        "dir with spaces/x y.o\n";
+    CU_ASSERT_EQUAL(t.len, strlen(want));
+    CU_ASSERT(t.len == strlen(want) && memcmp(t.data, want, t.len) == 0);
+    CU_ASSERT_EQUAL_FATAL(parse_text((const char *)t.data, t.len, root_a, &b), 0);
+    CU_ASSERT_EQUAL_FATAL(b.n, 2);
+    const ls_entry *e = ls_find(&b, "dir with spaces/x y.o");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(e->pc, UINT64_MAX);
+    CU_ASSERT_EQUAL(e->features, 0xffffffffu);
+    CU_ASSERT_EQUAL(e->st.ino, UINT64_MAX);
+    CU_ASSERT_EQUAL(e->st.mtime_ns, -5);
+    e = ls_find(&b, "obj/0000000000001000.o");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(e->pc, 0x1000);
+    CU_ASSERT_EQUAL(e->st.size, 1120);
+    CU_ASSERT_EQUAL(e->st.mtime_ns, 1795608190690445324LL);
+    CU_ASSERT_EQUAL(e->st.ctime_ns, 1795608190690445999LL);
+    CU_ASSERT_EQUAL(e->st.dev, 65024);
+    CU_ASSERT_PTR_NULL(ls_find(&b, "obj/0000000000001000"));
+    CU_ASSERT_PTR_NULL(ls_find(&b, "new\nline.o"));
+    buf_free(&t);
+    ls_free(&b);
+    ls_free(&a);
+}
+
+static void test_rejects(void)
+{
+    static const char *const bad_lines[] = {
+        "1000 1 1120 5 6 42 65024\n",                   /* no path */
+        "1000 1 1120 5 6 42 65024 \n",                  /* empty path */
+        "1000 1 1120 5 6 42 obj.o\n",                   /* a field short */
+        "10g0 1 1120 5 6 42 65024 a.o\n",               /* not hex */
+        "1000 1 11a0 5 6 42 65024 a.o\n",               /* not decimal */
+        "1000 1 1120 5 6 42 18446744073709551616 a.o\n",  /* 2^64 */
+        "10000000000000000 1 1 5 6 42 1 a.o\n",         /* 17 hex digits */
+        "1000 100000000 1 5 6 42 1 a.o\n",              /* features > 32 bits */
+        "1000 1 1 9223372036854775808 6 42 1 a.o\n",    /* mtime > INT64_MAX */
+        "1000 1 1 -x 6 42 1 a.o\n",
+        "1000 1  1 5 6 42 1 a.o\n",                     /* empty field */
+        "1000 1 1 5 6 42 1 a.o",                        /* no newline */
+        "1000 1 1 5 6 42 1 a.o\n\n",                    /* empty line */
+        "1000 1 1 5 6 42 1 A.o\n1000 1 1 5 6 42 X\n",   /* second line bad */
+    };
+    linkstate ls;
+    char text[512];
+    for (size_t i = 0; i < sizeof bad_lines / sizeof *bad_lines; i++) {
+        snprintf(text, sizeof text, "%s%s", head, bad_lines[i]);
+        int rc = parse_str(text, &ls);
+        if (rc == 0)
+            printf("accepted: %s\n", bad_lines[i]);
+        CU_ASSERT_EQUAL(rc, -1);
+        CU_ASSERT_EQUAL(ls.n, 0);
+        CU_ASSERT_PTR_NULL(ls.v);
+    }
+    /* A good line, then the header variants. */
+    const char *good = "1000 1 1 5 6 42 1 a.o\n";
+    snprintf(text, sizeof text, "%s%s", head, good);
+    CU_ASSERT_EQUAL(parse_str(text, &ls), 0);
+    CU_ASSERT_EQUAL(ls.n, 1);
+    ls_free(&ls);
+    static const char *const bad_heads[] = {
+        "aotb-linkstate 0\nroot 00112233445566778899aabbccddeeff\n",
+        "aotb-linkstate 2\nroot 00112233445566778899aabbccddeeff\n",
+        "aotb-linkstate 1 \nroot 00112233445566778899aabbccddeeff\n",
+        "aotb-linkstate 1\nroot 00112233445566778899aabbccddeef0\n", /* other */
+        "aotb-linkstate 1\nroot 00112233445566778899AABBCCDDEEFF\n",
+        "aotb-linkstate 1\nroot 00112233445566778899aabbccddeeff0\n",
+        "aotb-linkstate 1\nroot  0112233445566778899aabbccddeeff\n",
+        "aotb-linkstate 1\n",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad_heads / sizeof *bad_heads; i++) {
+        snprintf(text, sizeof text, "%s%s", bad_heads[i], good);
+        CU_ASSERT_EQUAL(parse_str(text, &ls), -1);
+        CU_ASSERT_EQUAL(ls.n, 0);
+    }
+    /* A NUL inside a path. */
+    snprintf(text, sizeof text, "%s1000 1 1 5 6 42 1 a.o\n", head);
+    size_t len = strlen(text);
+    text[len - 3] = '\0';
+    CU_ASSERT_EQUAL(parse_text(text, len, root_a, &ls), -1);
+    /* Missing file. */
+    CU_ASSERT_EQUAL(ls_load("/nonexistent/x.linkstate", root_a, &ls), -1);
+    CU_ASSERT_EQUAL(ls.n, 0);
+}
+
+static void test_find_order(void)
+{
+    linkstate ls = {0};
+    ls_stat s = {1, 2, 3, 4, 5};
+    char names[50][16];
+    for (int i = 0; i < 50; i++) {
+        snprintf(names[i], sizeof names[i], "o%02d.o", 49 - i);  /* descending */
+        ls_add(&ls, names[i], &s, (uint64_t)i, 0);
+    }
+    /* In order (the fast path), then out of order, then after a miss. */
+    for (int i = 0; i < 50; i++) {
+        const ls_entry *e = ls_find(&ls, names[i]);
+        CU_ASSERT(e && e->pc == (uint64_t)i);
+    }
+    for (int i = 0; i < 50; i += 7) {
+        const ls_entry *e = ls_find(&ls, names[(i * 13) % 50]);
+        CU_ASSERT(e && e->pc == (uint64_t)((i * 13) % 50));
+    }
+    CU_ASSERT_PTR_NULL(ls_find(&ls, "o50.o"));
+    CU_ASSERT_PTR_NULL(ls_find(&ls, ""));
+    const ls_entry *e = ls_find(&ls, names[10]);
+    CU_ASSERT(e && e->pc == 10);
+    e = ls_find(&ls, names[11]);
+    CU_ASSERT(e && e->pc == 11);
+    ls_free(&ls);
+}
+
+static void test_racy_and_stat(void)
+{
+    int64_t now = 2000000000LL * 1000000000LL + 500000000LL;
+    ls_stat s = {0, 0, 0, now - 1000000000LL + 1, now - 1000000000LL + 1};
+    CU_ASSERT_FALSE(ls_is_racy(&s, now));          /* a second ago */
+    s.mtime_ns = now - 1000000;                     /* 1 ms ago */
+    CU_ASSERT_TRUE(ls_is_racy(&s, now));
+    s.mtime_ns = now - 1000000000LL + 1;
+    s.ctime_ns = now;                               /* ctime counts too */
+    CU_ASSERT_TRUE(ls_is_racy(&s, now));
+    /* Whole-second timestamps: a file system with coarse times. */
+    s.mtime_ns = s.ctime_ns = 1999999999LL * 1000000000LL;   /* 1.5 s ago */
+    CU_ASSERT_TRUE(ls_is_racy(&s, now));
+    s.mtime_ns = s.ctime_ns = 1999999997LL * 1000000000LL;   /* 3.5 s ago */
+    CU_ASSERT_FALSE(ls_is_racy(&s, now));
+    CU_ASSERT_TRUE(ls_now_ns() > 1700000000LL * 1000000000LL);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/f.o", tu_tmpdir());
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fwrite("12345", 1, 5, f);
+    fclose(f);
+    struct stat st;
+    CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+    ls_stat a;
+    CU_ASSERT_EQUAL(ls_stat_file(path, &a), 0);
+    CU_ASSERT_EQUAL(a.size, 5);
+    CU_ASSERT_EQUAL(a.ino, (uint64_t)st.st_ino);
+    CU_ASSERT_EQUAL(a.mtime_ns, (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+    /* ls_read_file: the bytes and the same status. */
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ls_stat b;
+    int have = 0;
+    aotb_diag d = {0};
+    CU_ASSERT_EQUAL(ls_read_file(path, &data, &len, &b, &have, &d), 0);
+    CU_ASSERT(len == 5 && data && memcmp(data, "12345", 6) == 0);
+    CU_ASSERT(have && b.size == a.size && b.ino == a.ino && b.dev == a.dev &&
+              b.mtime_ns == a.mtime_ns && b.ctime_ns == a.ctime_ns);
+    free(data);
+    CU_ASSERT_EQUAL(ls_read_file(tu_tmpdir(), &data, &len, &b, &have, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "is a directory"));
+    CU_ASSERT_EQUAL(have, 0);
+    diag_free(&d);
+    CU_ASSERT_EQUAL(ls_stat_file(tu_tmpdir(), &a), -1);         /* a directory */
+    snprintf(path, sizeof path, "%s/missing.o", tu_tmpdir());
+    CU_ASSERT_EQUAL(ls_stat_file(path, &a), -1);
+    CU_ASSERT_EQUAL(ls_read_file(path, &data, &len, &b, &have, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "missing.o: cannot open:"));
+    diag_free(&d);
+    char *sc = ls_sidecar_path("x/p.aot");
+    CU_ASSERT_STRING_EQUAL(sc, "x/p.aot.linkstate");
+    free(sc);
+}
+
+/* ---- the link side ----------------------------------------------------- */
+
+#define NB 40
+typedef struct objs {
+    obj_file o[NB + 1];
+    const char *names[NB + 1];
+    char nb[NB + 1][24];
+} objs;
+
+/* Block i at 0x1000 + 0x10 i: 20 + 7 (i % 5) bytes (byte k = i + k), a
+ * relocation to the next block (the last one: to a pc with no block),
+ * blocks divisible by 3 a folded-block record; then the meta object. */
+static void make_objs(objs *s, int change, size_t change_size)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < NB; i++) {
+        obj_file *o = &s->o[i];
+        o->kind = OBJ_BLOCK;
+        img_host_fingerprint(o->fingerprint, sizeof o->fingerprint);
+        o->features = 1u | (i == 7 ? 2u : 0u);
+        o->pc = 0x1000 + 0x10 * (uint64_t)i;
+        o->hash.hi = o->pc * 7;
+        o->hash.lo = ~o->pc;
+        o->code_len = i == change ? change_size : 20 + 7 * (size_t)(i % 5);
+        o->code = malloc(o->code_len);
+        for (size_t k = 0; k < o->code_len; k++)
+            o->code[k] = (uint8_t)(i + (int)k + (i == change ? 100 : 0));
+        o->relocs = calloc(2, sizeof *o->relocs);
+        o->relocs[0] = (cg_reloc){1, R_X86_64_PLT32, -4, CG_TGT_BLOCK,
+                                  i + 1 < NB ? o->pc + 0x10 : 0x9990};
+        o->relocs[1] = (cg_reloc){8, R_X86_64_PC32, -4, CG_TGT_RT, 1};
+        o->nrelocs = 2;
+        if (i % 3 == 0) {
+            o->deps = calloc(1, sizeof *o->deps);
+            o->deps[0].pc = o->pc + 0x10;
+            o->deps[0].hash.hi = 5;
+            o->deps[0].hash.lo = (uint64_t)i;
+            o->ndeps = 1;
+        }
+        snprintf(s->nb[i], sizeof s->nb[i], "b%d.o", i);
+        s->names[i] = s->nb[i];
+    }
+    obj_file *m = &s->o[NB];
+    m->kind = OBJ_META;
+    img_host_fingerprint(m->fingerprint, sizeof m->fingerprint);
+    m->features = 1;
+    m->entry = 0x1000;
+    m->has_entry = 1;
+    m->memsize = 0x10000;
+    snprintf(s->nb[NB], sizeof s->nb[NB], "meta.o");
+    s->names[NB] = s->nb[NB];
+}
+
+static void free_objs(objs *s)
+{
+    for (int i = 0; i <= NB; i++)
+        obj_free(&s->o[i]);
+}
+
+static void same_obj(const obj_file *a, const obj_file *b, int with_code)
+{
+    CU_ASSERT_EQUAL(a->kind, b->kind);
+    CU_ASSERT_STRING_EQUAL(a->fingerprint, b->fingerprint);
+    CU_ASSERT_EQUAL(a->features, b->features);
+    CU_ASSERT_EQUAL(a->pc, b->pc);
+    CU_ASSERT(a->hash.hi == b->hash.hi && a->hash.lo == b->hash.lo);
+    CU_ASSERT_EQUAL(a->code_len, b->code_len);
+    if (with_code) {
+        CU_ASSERT(b->code && memcmp(a->code, b->code, a->code_len) == 0);
+    } else {
+        CU_ASSERT_PTR_NULL(b->code);
+    }
+    CU_ASSERT_EQUAL_FATAL(a->nrelocs, b->nrelocs);
+    for (size_t k = 0; k < a->nrelocs; k++) {
+        CU_ASSERT_EQUAL(a->relocs[k].offset, b->relocs[k].offset);
+        CU_ASSERT_EQUAL(a->relocs[k].type, b->relocs[k].type);
+        CU_ASSERT_EQUAL(a->relocs[k].addend, b->relocs[k].addend);
+        CU_ASSERT_EQUAL(a->relocs[k].kind, b->relocs[k].kind);
+        CU_ASSERT_EQUAL(a->relocs[k].target, b->relocs[k].target);
+    }
+    CU_ASSERT_EQUAL_FATAL(a->ndeps, b->ndeps);
+    for (size_t k = 0; k < a->ndeps; k++) {
+        CU_ASSERT_EQUAL(a->deps[k].pc, b->deps[k].pc);
+        CU_ASSERT(a->deps[k].hash.hi == b->deps[k].hash.hi &&
+                  a->deps[k].hash.lo == b->deps[k].hash.lo);
+    }
+}
+
+static void test_block_obj(void)
+{
+    objs s;
+    make_objs(&s, -1, 0);
+    img_link_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.max_chunk_blocks = 4;
+    buf img = {0};
+    aotb_diag d = {0};
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(s.o, s.names, NB + 1, &lo, NULL, &img, &d), 0);
+    img_image old;
+    CU_ASSERT_EQUAL_FATAL(img_parse("old", img.data, img.len, &old, &d), 0);
+    CU_ASSERT_EQUAL(img_find_block(&old, 0x1000 + 0x10 * 39), 39);
+    CU_ASSERT_EQUAL(img_find_block(&old, 0x1008), UINT32_MAX);
+    CU_ASSERT_EQUAL(img_find_block(&old, 0x9990), UINT32_MAX);  /* a stub */
+    for (int i = 0; i < NB; i++) {
+        uint32_t b = img_find_block(&old, s.o[i].pc);
+        CU_ASSERT_FATAL(b != UINT32_MAX);
+        obj_file lazy, full;
+        uint8_t *chunk = NULL;
+        CU_ASSERT_EQUAL_FATAL(img_block_obj(&old, b, NULL, s.o[i].features, &lazy, &d), 0);
+        same_obj(&s.o[i], &lazy, 0);
+        CU_ASSERT_EQUAL_FATAL(img_chunk_decompress(&old, old.blocks[b].chunk, &chunk, &d), 0);
+        CU_ASSERT_EQUAL_FATAL(img_block_obj(&old, b, chunk, s.o[i].features, &full, &d), 0);
+        same_obj(&s.o[i], &full, 1);
+        /* A damaged copy of the code is refused. */
+        chunk[old.blocks[b].offset] ^= 1;
+        obj_file bad;
+        CU_ASSERT_EQUAL(img_block_obj(&old, b, chunk, 1, &bad, &d), -1);
+        free(chunk);
+        obj_free(&lazy);
+        obj_free(&full);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "checksum mismatch"));
+    img_free(&old);
+    buf_free(&img);
+    diag_free(&d);
+    free_objs(&s);
+}
+
+/* Relink after block `change' became change_size bytes of other code: with
+ * every object given, and with all others taken from the old image. */
+static void relink_case(int change, size_t change_size, int max_chunk)
+{
+    objs s, s2;
+    make_objs(&s, -1, 0);
+    img_link_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.max_chunk_blocks = (uint32_t)max_chunk;
+    buf img = {0}, a = {0}, b = {0};
+    aotb_diag d = {0};
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(s.o, s.names, NB + 1, &lo, NULL, &img, &d), 0);
+    img_image old;
+    CU_ASSERT_EQUAL_FATAL(img_parse("old", img.data, img.len, &old, &d), 0);
+
+    make_objs(&s2, change, change_size);
+    img_link_opts inc = lo;
+    inc.old = &old;
+    img_link_stats sa, sb;
+    if (img_link_ex(s2.o, s2.names, NB + 1, &inc, &sa, &a, &d) != 0)
+        printf("%s", diag_text(&d));
+    CU_ASSERT_EQUAL_FATAL(d.count, 0);
+
+    /* The same objects, unchanged ones without their code. */
+    objs s3;
+    memset(&s3, 0, sizeof s3);
+    uint32_t from[NB + 1];
+    for (int i = 0; i <= NB; i++) {
+        s3.names[i] = s2.names[i];
+        from[i] = UINT32_MAX;
+    }
+    for (int i = 0; i < NB; i++) {
+        if (i == change) {
+            s3.o[i] = s2.o[i];
+            memset(&s2.o[i], 0, sizeof s2.o[i]);
+            continue;
+        }
+        uint32_t ob = img_find_block(&old, s2.o[i].pc);
+        CU_ASSERT_EQUAL_FATAL(img_block_obj(&old, ob, NULL, s2.o[i].features, &s3.o[i], &d), 0);
+        from[i] = ob;
+    }
+    s3.o[NB] = s2.o[NB];
+    memset(&s2.o[NB], 0, sizeof s2.o[NB]);
+    inc.from_old = from;
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(s3.o, s3.names, NB + 1, &inc, &sb, &b, &d), 0);
+    CU_ASSERT_EQUAL(a.len, b.len);
+    CU_ASSERT(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    CU_ASSERT_EQUAL(sa.chunks, sb.chunks);
+    CU_ASSERT_EQUAL(sa.chunks_reused, sb.chunks_reused);
+    if (max_chunk) {     /* several chunks: only the changed one is new */
+        CU_ASSERT(sb.chunks_reused > 0);
+        CU_ASSERT_EQUAL(sb.chunks_reused + 1, sb.chunks);
+    }
+    CU_ASSERT(memcmp(sa.root, sb.root, IMG_SUM_SIZE) == 0);
+    /* And the result holds the changed code: parse + verify it. */
+    img_image nw;
+    CU_ASSERT_EQUAL_FATAL(img_parse("new", b.data, b.len, &nw, &d), 0);
+    CU_ASSERT(memcmp(nw.root, sb.root, IMG_SUM_SIZE) == 0);
+    CU_ASSERT_EQUAL(img_verify(&nw, &d), 0);
+    uint32_t cb = img_find_block(&nw, 0x1000 + 0x10 * (uint64_t)change);
+    uint8_t *chunk = NULL;
+    obj_file got;
+    CU_ASSERT_EQUAL_FATAL(img_chunk_decompress(&nw, nw.blocks[cb].chunk, &chunk, &d), 0);
+    CU_ASSERT_EQUAL_FATAL(img_block_obj(&nw, cb, chunk, 1, &got, &d), 0);
+    CU_ASSERT_EQUAL(got.code_len, change_size);
+    CU_ASSERT_EQUAL(got.code[0], (uint8_t)(change + 100));
+    obj_free(&got);
+    free(chunk);
+    img_free(&nw);
+    if (d.count)
+        printf("%s", diag_text(&d));
+    free(sa.fresh);
+    free(sb.fresh);
+    img_free(&old);
+    buf_free(&img);
+    buf_free(&a);
+    buf_free(&b);
+    diag_free(&d);
+    free_objs(&s);
+    free_objs(&s2);
+    for (int i = 0; i <= NB; i++)
+        obj_free(&s3.o[i]);
+}
+
+static void test_relink_same_bytes(void)
+{
+    relink_case(17, 20 + 7 * (17 % 5), 4);   /* same size */
+    relink_case(17, 90, 4);                  /* larger: later offsets move */
+    relink_case(0, 13, 5);                   /* first block, smaller */
+    relink_case(NB - 1, 60, 0);              /* canonical chunking */
+}
+
+static CU_TestInfo tests[] = {
+    {"format / parse round trip", test_round_trip},
+    {"malformed sidecars rejected", test_rejects},
+    {"lookups in and out of order", test_find_order},
+    {"racy entries and stat", test_racy_and_stat},
+    {"img_block_obj gives the objects back", test_block_obj},
+    {"relink from the old image == relink reading all", test_relink_same_bytes},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"linkstate", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+
+int main(void)
+{
+    return tu_run(suites);
+}
