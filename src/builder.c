@@ -364,8 +364,10 @@ static int build(aotb_builder *b, buf *out, aotb_diag *d)
         names[i] = b->objs[i].kind == OBJ_META ? "<meta>" : "<block>";
     img_link_opts o;
     memset(&o, 0, sizeof o);
-    if (b->has_old && b->cfg.enabled && b->cfg.preserve_unchanged)
+    if (b->has_old && b->cfg.enabled && b->cfg.preserve_unchanged) {
         o.old = &b->old;
+        o.from_old = b->from_old;
+    }
     img_link_stats ls;
     int rc = img_link_ex(b->objs, names, b->nobjs, &o, &ls, out, d);
     free(names);

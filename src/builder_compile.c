@@ -32,12 +32,16 @@ static const ir_block *find_block(void *ctx, uint64_t pc)
     return ir_program_find(ctx, pc);
 }
 
+_Static_assert(sizeof(((obj_file *)0)->fingerprint) ==
+                   sizeof(((aotb_builder *)0)->fp),
+               "obj_init copies the fingerprint whole");
+
 static void obj_init(const aotb_builder *b, obj_file *o, uint64_t pc,
                      ir_hash h)
 {
-    memset(o, 0, sizeof *o);
+    /* o is zeroed (calloc); b->fp is NUL-terminated and the same size. */
     o->kind = OBJ_BLOCK;
-    snprintf(o->fingerprint, sizeof o->fingerprint, "%s", b->fp);
+    memcpy(o->fingerprint, b->fp, sizeof o->fingerprint);
     o->features = b->features;
     o->pc = pc;
     o->hash = h;
@@ -155,36 +159,16 @@ static int run_pool(aotb_builder *b, job *jobs, size_t njobs, aotb_diag *d)
     return p.failed ? -1 : 0;
 }
 
-/* Copies old block ob's code into o (decompressing its chunk into *cache
- * unless it is already there). */
-static int copy_one(aotb_builder *b, uint32_t ob, obj_file *o,
-                    uint8_t **cache, uint32_t *cached, aotb_diag *d)
+/* Stands old block ob in for o without copying its code: the linker takes
+ * the code from the base image (copying the compressed chunk as it is when
+ * the chunk is reused whole, else decompressing it once and checking each
+ * block's code checksum), so nothing is decompressed here. */
+static int copy_one(aotb_builder *b, uint32_t ob, obj_file *o, size_t k,
+                    aotb_diag *d)
 {
-    const img_block *x = &b->old.blocks[ob];
-    if (!*cache || *cached != x->chunk) {
-        free(*cache);
-        *cache = NULL;
-        if (img_chunk_decompress(&b->old, x->chunk, cache, d) != 0)
-            return -1;
-        *cached = x->chunk;
-    }
-    cg_code c;
-    if (img_block_code(&b->old, ob, *cache, &c, d) != 0)
+    if (img_block_obj(&b->old, ob, NULL, b->features, o, d) != 0)
         return -1;
-    take_code(o, &c);
-    cg_code_free(&c);
-    if (x->dep_count) {
-        o->deps = xcalloc(x->dep_count, sizeof *o->deps);
-        if (!o->deps) {
-            diag_add(d, "out of memory");
-            return -1;
-        }
-        for (uint32_t k = 0; k < x->dep_count; k++) {
-            o->deps[k].pc = b->old.deps[x->dep_first + k].dep_pc;
-            o->deps[k].hash = b->old.deps[x->dep_first + k].dep_hash;
-        }
-        o->ndeps = x->dep_count;
-    }
+    b->from_old[k] = ob;
     return 0;
 }
 
@@ -196,7 +180,9 @@ void bld_free_objs(aotb_builder *b)
         free(b->objs[i].deps);
     }
     free(b->objs);
+    free(b->from_old);
     b->objs = NULL;
+    b->from_old = NULL;
     b->nobjs = 0;
     b->compiled = 0;
 }
@@ -215,27 +201,35 @@ int bld_compile(aotb_builder *b, aotb_diag *d)
     }
     b->nobjs = n + 1;
     int reuse = b->has_old && b->cfg.enabled && b->cfg.preserve_unchanged;
+    if (reuse) {
+        b->from_old = malloc((n + 1) * sizeof *b->from_old);
+        if (!b->from_old) {
+            free(jobs);
+            bld_free_objs(b);
+            diag_add(d, "aotb builder: out of memory");
+            return -1;
+        }
+        memset(b->from_old, 0xff, (n + 1) * sizeof *b->from_old);
+    }
     size_t njobs = 0, ci = 0;
-    uint32_t ob = 0, cached = 0;
-    uint8_t *cache = NULL;
+    uint32_t ob = 0;
     int rc = 0;
     for (size_t k = 0; k < n && rc == 0; k++) {
         const ir_block *blk = &p->blocks[p->by_pc[k]];
         while (b->changes.items[ci].pc < blk->pc)   /* a superset, sorted */
             ci++;
         const block_change *c = &b->changes.items[ci];
-        obj_init(b, &b->objs[k], blk->pc, c->new_hash);
         if (reuse && c->kind == CHANGE_UNCHANGED) {
             while (b->old.blocks[ob].pc < blk->pc)
                 ob++;
-            rc = copy_one(b, ob, &b->objs[k], &cache, &cached, d);
+            rc = copy_one(b, ob, &b->objs[k], k, d);
             b->st.copied++;
         } else {
+            obj_init(b, &b->objs[k], blk->pc, c->new_hash);
             jobs[njobs].blk = blk;
             jobs[njobs++].obj = &b->objs[k];
         }
     }
-    free(cache);
     if (rc == 0)
         rc = run_pool(b, jobs, njobs, d);
     free(jobs);

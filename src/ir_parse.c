@@ -231,17 +231,19 @@ static int parse_reg(parser *ps, uint8_t *r)
     for (size_t i = 1; i < k->len; i++)
         if (!is_digit((unsigned char)k->s[i]))
             return err_tok(ps, "a register (r0 ... r255)");
-    char shown[64];
-    tok_show(k, shown, sizeof shown);
-    if (k->s[1] == '0' && k->len > 2)
-        return err_at(ps, ps->line, k->col,
-                      "malformed register %s (no leading zeros)", shown);
     unsigned v = 0;
     for (size_t i = 1; i < k->len && v < 1000; i++)
         v = v * 10 + (unsigned)(k->s[i] - '0');
-    if (v >= IR_NREGS)
+    if ((k->s[1] == '0' && k->len > 2) || v >= IR_NREGS) {
+        /* Format the token only on the error path: this runs per operand. */
+        char shown[64];
+        tok_show(k, shown, sizeof shown);
+        if (k->s[1] == '0' && k->len > 2)
+            return err_at(ps, ps->line, k->col,
+                          "malformed register %s (no leading zeros)", shown);
         return err_at(ps, ps->line, k->col,
                       "register %s out of range (r0 ... r255)", shown);
+    }
     *r = (uint8_t)v;
     next(ps);
     return 0;
@@ -280,7 +282,11 @@ static int parse_num_tok(parser *ps, const token *k, int kind, const char *what,
     bool neg;
     uint64_t mag;
     int rc = ir_scan_number(k->s, k->len, &neg, &mag);
-    tok_show(k, shown, sizeof shown);
+    if (rc == 0 && fits(kind, neg, mag)) {
+        *out = neg ? (uint64_t)0 - mag : mag;
+        return 0;
+    }
+    tok_show(k, shown, sizeof shown);   /* only on the error path */
     if (rc == -1)
         return err_at(ps, ps->line, k->col, "malformed number %s", shown);
     if (rc == -2 || !fits(kind, neg, mag))
@@ -433,13 +439,14 @@ static const struct {
 /* An op (0 ... IR_NUM_OPS-1), MN_TERM + a terminator kind, or -1. */
 static int lookup_mnemonic(const char *s, size_t len)
 {
+    /* strncmp stops at the name's NUL, so no strlen per candidate. */
     for (int i = 0; i < IR_NUM_OPS; i++)
-        if (ir_op_names[i][0] == s[0] && strlen(ir_op_names[i]) == len &&
-            memcmp(ir_op_names[i], s, len) == 0)
+        if (ir_op_names[i][0] == s[0] && strncmp(ir_op_names[i], s, len) == 0 &&
+            ir_op_names[i][len] == '\0')
             return i;
     for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++)
-        if (terms[i].name[0] == s[0] && strlen(terms[i].name) == len &&
-            memcmp(terms[i].name, s, len) == 0)
+        if (terms[i].name[0] == s[0] && strncmp(terms[i].name, s, len) == 0 &&
+            terms[i].name[len] == '\0')
             return MN_TERM + terms[i].kind;
     return -1;
 }
