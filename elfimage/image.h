@@ -5,8 +5,8 @@
  *                 an image in memory (hostile input until this returns 0)
  *   img_verify    img_parse plus decompression of every chunk, per-block
  *                 code checksums, the missing stubs and the fingerprint
- *   img_load      decompresses, rebuilds the cg_code pieces and places them
- *                 in executable memory with codemap_build
+ *   img_load      decompresses each chunk straight into executable memory
+ *                 laid out by codemap_begin, checks and relocates it there
  *   img_dump      human-readable description (aotb dump)
  *
  * Every function returns 0 / -1 and adds messages to an aotb_diag; none
@@ -215,7 +215,9 @@ int img_verify_chunks(const img_image *img, const uint8_t *which,
 /* Load-time policy: fingerprint and CPU features against this host. */
 int img_check_host(const img_image *img, aotb_diag *d);
 
-/* Decompresses every chunk and hands the blocks to codemap_build. */
+/* Lays the blocks out with codemap_begin, decompresses every chunk into
+ * its place there, checks each block's code checksum, applies the
+ * relocations and finishes the map (read+execute). */
 int img_load(const img_image *img, codemap **out, aotb_diag *d);
 
 /* aotb dump: an image's header, sections and blocks (disasm: run objdump

@@ -1,10 +1,13 @@
 /* image_load.c: from a parsed image to runnable code.  Decompresses the
  * chunks (sizes already limited and checked by img_parse), splits them into
  * one cg_code per block with the relocations translated back to block pcs
- * and runtime symbols, checks each block's code checksum, and hands the
- * blocks to codemap_build, which generates the runtime and missing stubs,
- * relocates and maps the code read+execute.  Also the full verification of
- * aotb verify and the host checks (fingerprint, CPU features). */
+ * and runtime symbols (for verification and incremental links).  The
+ * loader itself (img_load) skips that step: it decompresses each chunk
+ * straight into its place in the code map (codemap_begin), checks each
+ * block's code checksum there, applies the relocation records in place and
+ * lets codemap_finish make the code read+execute.  Also the full
+ * verification of aotb verify and the host checks (fingerprint, CPU
+ * features). */
 #include "image.h"
 
 #include <elf.h>
@@ -256,28 +259,127 @@ int img_verify_chunks(const img_image *img, const uint8_t *which,
     return verify_missing(img, d);
 }
 
-static int load_block(const img_image *img, uint32_t b, const uint8_t *chunk,
-                      void *ctx, aotb_diag *d)
+/* Where relocation symbol k (1 ... nsyms-1) lives in the mapping: block
+ * and missing-stub symbols are sorted by pc (img_parse), as are the
+ * blocks and the stubs, so one merge walk finds them; the runtime symbols
+ * follow. */
+static int symbol_offsets(const img_image *img, const codemap *m,
+                          size_t *off, aotb_diag *d)
 {
-    cg_code *codes = ctx;
-    return img_block_code(img, b, chunk, &codes[b], d);
+    uint32_t bi = 0, mi = 0, nb = img->nblocks + img->nmissing;
+    off[0] = SIZE_MAX;
+    for (uint32_t k = 1; k < img->nsyms; k++) {
+        if (k > nb)
+            off[k] = codemap_rt_offset(m, (cg_rt_sym)(k - nb - 1));
+        else if (bi < img->nblocks && img->blocks[bi].pc == img->sympc[k])
+            off[k] = codemap_block_offset(m, bi++);
+        else if (mi < img->nmissing && img->missing[mi].pc == img->sympc[k])
+            off[k] = codemap_missing_offset(m, mi++);
+        else
+            off[k] = SIZE_MAX;
+        if (off[k] == SIZE_MAX) {
+            diag_add(d, "%s: symbol %" PRIu32 " has no code", img->name, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Chunk c straight into its place in the mapping (img_parse checked that
+ * a chunk's blocks sit where the code map puts them: the first at 0, each
+ * next one at the 16-aligned end of the one before, the chunk ending at
+ * its last block), then each block's checksum and relocations. */
+static int load_chunk(const img_image *img, uint32_t c, codemap *m,
+                      ZSTD_DCtx *z, const size_t *symoff, aotb_diag *d)
+{
+    const img_chunk *ch = &img->chunks[c];
+    if (ch->nblocks == 0)
+        return 0;
+    size_t base = codemap_block_offset(m, ch->first_block);
+    uint32_t last = ch->first_block + ch->nblocks - 1;
+    for (uint32_t i = ch->first_block; i <= last; i++)
+        if (codemap_block_offset(m, i) != base + img->blocks[i].offset) {
+            diag_add(d, "%s: block 0x%" PRIx64 ": chunk layout differs from "
+                        "the code map's", img->name, img->blocks[i].pc);
+            return -1;
+        }
+    if (ch->size != (uint64_t)img->blocks[last].offset + img->blocks[last].size) {
+        diag_add(d, "%s: chunk %" PRIu32 " does not end at its last block",
+                 img->name, c);
+        return -1;
+    }
+    uint8_t *dst = codemap_block_dst(m, ch->first_block);
+    size_t n = ZSTD_decompressDCtx(z, dst, ch->size, ch->zframe, ch->zsize);
+    if (ZSTD_isError(n) || n != ch->size) {
+        diag_add(d, "%s: section %" PRIu32 " (.text.aotb.%" PRIu32 "): "
+                    "decompression failed: %s", img->name, ch->shndx, c,
+                 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+        return -1;
+    }
+    for (uint32_t i = ch->first_block; i <= last; i++) {
+        const img_block *b = &img->blocks[i];
+        uint8_t sum[IMG_SUM_SIZE];
+        img_sum(dst + b->offset, b->size, sum);
+        if (memcmp(sum, b->sum, IMG_SUM_SIZE) != 0) {
+            diag_add(d, "%s: block 0x%" PRIx64 " (chunk %" PRIu32 "): code "
+                        "checksum mismatch", img->name, b->pc, b->chunk);
+            return -1;
+        }
+    }
+    /* The chunk's relocations, offsets relative to the chunk (checked
+     * against their blocks by img_parse). */
+    for (uint32_t k = 0; k < ch->nrelas; k++) {
+        const uint8_t *e = ch->rela + (size_t)k * sizeof(Elf64_Rela);
+        uint32_t sym = (uint32_t)ELF64_R_SYM(get_le64(e + 8));
+        if (codemap_patch(m, base + get_le64(e), symoff[sym],
+                          (int64_t)get_le64(e + 16), d) != 0) {
+            diag_add(d, "%s: chunk %" PRIu32 ": relocation %" PRIu32
+                        " cannot be applied", img->name, c, k);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int img_load(const img_image *img, codemap **out, aotb_diag *d)
 {
     *out = NULL;
-    cg_code *codes = xcalloc(img->nblocks ? img->nblocks : 1, sizeof *codes);
-    if (!codes) {
+    size_t nb = img->nblocks ? img->nblocks : 1;
+    uint64_t *pcs = xcalloc(nb, sizeof *pcs);
+    size_t *sizes = xcalloc(nb, sizeof *sizes);
+    uint64_t *mpcs = xcalloc(img->nmissing ? img->nmissing : 1, sizeof *mpcs);
+    size_t *symoff = xcalloc(img->nsyms ? img->nsyms : 1, sizeof *symoff);
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    int rc = -1;
+    if (!pcs || !sizes || !mpcs || !symoff || !z) {
         diag_add(d, "%s: out of memory", img->name);
-        return -1;
+        goto out;
     }
-    int rc = each_block(img, load_block, codes, 0, NULL, d);
-    if (rc == 0 && codemap_build(codes, img->nblocks, out, d) != 0) {
+    for (uint32_t i = 0; i < img->nblocks; i++) {
+        pcs[i] = img->blocks[i].pc;
+        sizes[i] = img->blocks[i].size;
+    }
+    for (uint32_t i = 0; i < img->nmissing; i++)
+        mpcs[i] = img->missing[i].pc;
+    if (codemap_begin(pcs, sizes, img->nblocks, mpcs, img->nmissing, out,
+                      d) != 0 ||
+        symbol_offsets(img, *out, symoff, d) != 0)
+        goto out;
+    for (uint32_t c = 0; c < img->nchunks; c++)
+        if (load_chunk(img, c, *out, z, symoff, d) != 0)
+            goto out;
+    rc = codemap_finish(*out, d);
+out:
+    if (rc != 0) {
         diag_add(d, "%s: the code could not be placed in memory", img->name);
-        rc = -1;
+        if (*out)
+            codemap_free(*out);
+        *out = NULL;
     }
-    for (uint32_t i = 0; i < img->nblocks; i++)
-        cg_code_free(&codes[i]);
-    free(codes);
+    ZSTD_freeDCtx(z);
+    free(pcs);
+    free(sizes);
+    free(mpcs);
+    free(symoff);
     return rc;
 }

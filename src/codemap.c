@@ -26,8 +26,15 @@ typedef struct cm_entry {
 struct codemap {
     uint8_t *base;
     size_t size;
+    size_t code_end;           /* exact end of the last piece */
+    size_t code_size;          /* code pages; the table follows */
     cm_entry *blocks;          /* sorted by pc */
     size_t nblocks;
+    size_t *block_off;         /* offset of the i-th block given (staged) */
+    cm_entry *mstubs;          /* missing pc -> stub offset, sorted */
+    size_t nmissing;
+    size_t rt_off[CG_RT_NUM];  /* offsets of the runtime symbols */
+    int finished;              /* read+execute from now on */
     rt_code rt;
 };
 
@@ -79,28 +86,9 @@ void codemap_free(codemap *m)
     if (m->base)
         munmap(m->base, m->size);
     free(m->blocks);
+    free(m->block_off);
+    free(m->mstubs);
     free(m);
-}
-
-/* Everything needed while building, freed in one place. */
-typedef struct cm_build {
-    cg_code rt;
-    cg_code *missing;
-    size_t nmissing;
-    uint64_t *mpcs;           /* missing pcs, sorted, distinct */
-    cm_entry *mstubs;         /* missing pc -> offset, sorted */
-    size_t *block_off;        /* offset of blocks[i] */
-} cm_build;
-
-static void build_free(cm_build *b)
-{
-    cg_code_free(&b->rt);
-    for (size_t i = 0; i < b->nmissing; i++)
-        cg_code_free(&b->missing[i]);
-    free(b->missing);
-    free(b->mpcs);
-    free(b->mstubs);
-    free(b->block_off);
 }
 
 static size_t align16(size_t v)
@@ -108,9 +96,19 @@ static size_t align16(size_t v)
     return (v + 15) & ~(size_t)15;
 }
 
+/* S + A - P for the 4-byte field at offset at, all relative to the same
+ * mapping; -1 when the value does not fit 32 bits signed. */
+static int patch(codemap *m, size_t at, size_t s_off, int64_t addend)
+{
+    int64_t v = (int64_t)s_off + addend - (int64_t)at;
+    if (v < INT32_MIN || v > INT32_MAX)
+        return -1;
+    put_le32(m->base + at, (uint32_t)(int32_t)v);
+    return 0;
+}
+
 /* Resolves the relocations of one piece placed at offset off. */
-static int relocate(codemap *m, const cm_build *b, const cg_code *c,
-                    size_t off, aotb_diag *d)
+static int relocate(codemap *m, const cg_code *c, size_t off, aotb_diag *d)
 {
     for (size_t i = 0; i < c->nrelocs; i++) {
         const cg_reloc *r = &c->relocs[i];
@@ -124,7 +122,7 @@ static int relocate(codemap *m, const cm_build *b, const cg_code *c,
         if (r->kind == CG_TGT_BLOCK) {
             const cm_entry *e = find(m->blocks, m->nblocks, r->target);
             if (!e)
-                e = find(b->mstubs, b->nmissing, r->target);
+                e = find(m->mstubs, m->nmissing, r->target);
             if (!e) {
                 diag_add(d, "code of 0x%016" PRIx64 ": unresolved block "
                          "0x%016" PRIx64, c->pc, r->target);
@@ -132,87 +130,87 @@ static int relocate(codemap *m, const cm_build *b, const cg_code *c,
             }
             s_off = e->off;
         } else {
-            size_t k = 0;
-            while (k < b->rt.ndefs && b->rt.defs[k].sym != (cg_rt_sym)r->target)
-                k++;
-            if (k == b->rt.ndefs) {
+            if (r->target >= CG_RT_NUM || m->rt_off[r->target] == SIZE_MAX) {
                 diag_add(d, "code of 0x%016" PRIx64 ": unknown runtime "
                          "symbol %" PRIu64, c->pc, r->target);
                 return -1;
             }
-            s_off = b->rt.defs[k].offset;
+            s_off = m->rt_off[r->target];
         }
-        /* S + A - P, all relative to the same mapping. */
-        int64_t v = (int64_t)s_off + r->addend - (int64_t)(off + r->offset);
-        if (v < INT32_MIN || v > INT32_MAX) {
+        if (patch(m, off + r->offset, s_off, r->addend) != 0) {
             diag_add(d, "code of 0x%016" PRIx64 ": relocation %zu out of "
                      "range", c->pc, i);
             return -1;
         }
-        put_le32(m->base + off + r->offset, (uint32_t)(int32_t)v);
     }
     return 0;
 }
 
-static int build(const cg_code *blocks, size_t nblocks, codemap *m,
-                 cm_build *b, aotb_diag *d)
+/* The common first stage: the runtime stubs at 0, blocks (pcs[i], sizes[i])
+ * in the order given, then one missing stub per pc of missing[] (sorted,
+ * distinct, none a block); maps the memory read+write, copies and
+ * relocates the stubs and fills every gap with int3.  Block bytes are left
+ * to the caller.  m->blocks ends up sorted by pc. */
+static int begin(codemap *m, const uint64_t *pcs, const size_t *sizes,
+                 size_t nblocks, const uint64_t *missing, size_t nmissing,
+                 int sorted, aotb_diag *d)
 {
-    if (cg_compile_runtime(&b->rt, d) != 0)
+    cg_code rt;
+    cg_code *stubs = NULL;
+    size_t nstubs = 0;
+    int rc = -1;
+    memset(&rt, 0, sizeof rt);
+    if (cg_compile_runtime(&rt, d) != 0)
         return -1;
+    for (size_t k = 0; k < CG_RT_NUM; k++)
+        m->rt_off[k] = SIZE_MAX;
+    for (size_t k = 0; k < rt.ndefs; k++)
+        if ((size_t)rt.defs[k].sym < CG_RT_NUM)
+            m->rt_off[rt.defs[k].sym] = rt.defs[k].offset;
 
-    m->blocks = xcalloc(nblocks, sizeof *m->blocks);
-    b->block_off = xcalloc(nblocks, sizeof *b->block_off);
-    size_t nrel = 0;
-    for (size_t i = 0; i < nblocks; i++)
-        nrel += blocks[i].nrelocs;
-    b->mpcs = xcalloc(nrel, sizeof *b->mpcs);
-    if (!m->blocks || !b->block_off || !b->mpcs) {
+    m->blocks = xcalloc(nblocks ? nblocks : 1, sizeof *m->blocks);
+    m->block_off = xcalloc(nblocks ? nblocks : 1, sizeof *m->block_off);
+    m->mstubs = xcalloc(nmissing ? nmissing : 1, sizeof *m->mstubs);
+    stubs = xcalloc(nmissing ? nmissing : 1, sizeof *stubs);
+    if (!m->blocks || !m->block_off || !m->mstubs || !stubs) {
         diag_add(d, "codemap: out of memory");
-        return -1;
+        goto out;
     }
-
-    size_t off = align16(b->rt.code.len);
+    size_t off = align16(rt.code.len);
+    size_t last_end = rt.code.len;   /* the exact end of the last piece */
     for (size_t i = 0; i < nblocks; i++) {
-        b->block_off[i] = off;
-        m->blocks[i] = (cm_entry){ blocks[i].pc, off };
-        off = align16(off + blocks[i].code.len);
+        m->block_off[i] = off;
+        m->blocks[i] = (cm_entry){ pcs[i], off };
+        last_end = off + sizes[i];
+        off = align16(last_end);
     }
     m->nblocks = nblocks;
-    qsort(m->blocks, nblocks, sizeof *m->blocks, cmp_entry);
+    if (!sorted)
+        qsort(m->blocks, nblocks, sizeof *m->blocks, cmp_entry);
     for (size_t i = 1; i < nblocks; i++)
-        if (m->blocks[i].pc == m->blocks[i - 1].pc) {
-            diag_add(d, "codemap: two blocks at pc 0x%016" PRIx64,
+        if (m->blocks[i].pc <= m->blocks[i - 1].pc) {
+            diag_add(d, "codemap: %s at pc 0x%016" PRIx64,
+                     m->blocks[i].pc == m->blocks[i - 1].pc ?
+                         "two blocks" : "blocks not sorted",
                      m->blocks[i].pc);
-            return -1;
+            goto out;
         }
-
-    /* Block targets with no block get a stub that reports them. */
-    size_t nm = 0;
-    for (size_t i = 0; i < nblocks; i++)
-        for (size_t k = 0; k < blocks[i].nrelocs; k++) {
-            const cg_reloc *r = &blocks[i].relocs[k];
-            if (r->kind == CG_TGT_BLOCK &&
-                !find(m->blocks, nblocks, r->target))
-                b->mpcs[nm++] = r->target;
+    for (size_t i = 0; i < nmissing; i++) {
+        if ((i > 0 && missing[i] <= missing[i - 1]) ||
+            find(m->blocks, nblocks, missing[i])) {
+            diag_add(d, "codemap: bad missing stub pc 0x%016" PRIx64,
+                     missing[i]);
+            goto out;
         }
-    qsort(b->mpcs, nm, sizeof *b->mpcs, cmp_u64);
-    size_t u = 0;
-    for (size_t i = 0; i < nm; i++)
-        if (u == 0 || b->mpcs[u - 1] != b->mpcs[i])
-            b->mpcs[u++] = b->mpcs[i];
-    b->missing = xcalloc(u, sizeof *b->missing);
-    b->mstubs = xcalloc(u, sizeof *b->mstubs);
-    if (!b->missing || !b->mstubs) {
-        diag_add(d, "codemap: out of memory");
-        return -1;
+        if (cg_compile_missing(missing[i], &stubs[i], d) != 0)
+            goto out;
+        nstubs++;
+        m->mstubs[i] = (cm_entry){ missing[i], off };
+        last_end = off + stubs[i].code.len;
+        off = align16(last_end);
     }
-    for (size_t i = 0; i < u; i++) {
-        if (cg_compile_missing(b->mpcs[i], &b->missing[i], d) != 0)
-            return -1;
-        b->nmissing++;
-        b->mstubs[i] = (cm_entry){ b->mpcs[i], off };
-        off = align16(off + b->missing[i].code.len);
-    }
+    m->nmissing = nmissing;
+    m->code_end = last_end;
 
     /* The lookup table: at least twice as many slots as blocks (load
      * factor <= 0.5, so every probe reaches an empty slot), a power of two,
@@ -224,7 +222,7 @@ static int build(const cg_code *blocks, size_t nblocks, codemap *m,
     if (((size_t)1 << bits) / 2 < nblocks ||
         nslots > SIZE_MAX / sizeof(rt_slot)) {
         diag_add(d, "codemap: too many blocks (%zu)", nblocks);
-        return -1;
+        goto out;
     }
     long page = sysconf(_SC_PAGESIZE);
     size_t pg = page > 0 ? (size_t)page : 4096;
@@ -234,41 +232,103 @@ static int build(const cg_code *blocks, size_t nblocks, codemap *m,
     size_t tbytes = nslots * sizeof(rt_slot);
     if (tbytes > SIZE_MAX - code_size - pg) {
         diag_add(d, "codemap: too many blocks (%zu)", nblocks);
-        return -1;
+        goto out;
     }
+    m->code_size = code_size;
     m->size = code_size + (tbytes + pg - 1) / pg * pg;
+    m->rt.table_shift = 60 - bits;
+    m->rt.table_mask = (uint64_t)(nslots - 1) * sizeof(rt_slot);
+    /* Anonymous memory comes zeroed: the table needs no clearing. */
     void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         diag_add(d, "codemap: cannot map %zu bytes of code", m->size);
-        return -1;
+        goto out;
     }
     m->base = p;
-    memset(m->base, OPC_INT3, m->size);
 
-    memcpy(m->base, b->rt.code.data, b->rt.code.len);
-    for (size_t i = 0; i < nblocks; i++)
-        if (blocks[i].code.len)
-            memcpy(m->base + b->block_off[i], blocks[i].code.data,
-                   blocks[i].code.len);
-    for (size_t i = 0; i < b->nmissing; i++)
-        memcpy(m->base + b->mstubs[i].off, b->missing[i].code.data,
-               b->missing[i].code.len);
-
-    for (size_t i = 0; i < nblocks; i++)
-        if (relocate(m, b, &blocks[i], b->block_off[i], d) != 0)
-            return -1;
-    for (size_t i = 0; i < b->nmissing; i++)
-        if (relocate(m, b, &b->missing[i], b->mstubs[i].off, d) != 0)
-            return -1;
-
-    /* Linear probing from each pc's home slot; the mapping came zeroed
-     * where the table is only after this memset (code == NULL: empty). */
-    rt_slot *table = (rt_slot *)(void *)(m->base + code_size);
-    memset(table, 0, tbytes);
-    uint64_t mask = (uint64_t)(nslots - 1) * sizeof(rt_slot);
-    uint64_t shift = 60 - bits;
+    /* int3 in every gap (block bytes are written later, by the caller). */
+    memcpy(m->base, rt.code.data, rt.code.len);
+    size_t end = rt.code.len;
     for (size_t i = 0; i < nblocks; i++) {
+        memset(m->base + end, OPC_INT3, m->block_off[i] - end);
+        end = m->block_off[i] + sizes[i];
+    }
+    for (size_t i = 0; i < nmissing; i++) {
+        memset(m->base + end, OPC_INT3, m->mstubs[i].off - end);
+        memcpy(m->base + m->mstubs[i].off, stubs[i].code.data,
+               stubs[i].code.len);
+        end = m->mstubs[i].off + stubs[i].code.len;
+    }
+    memset(m->base + end, OPC_INT3, code_size - end);
+
+    for (size_t i = 0; i < nmissing; i++)
+        if (relocate(m, &stubs[i], m->mstubs[i].off, d) != 0)
+            goto out;
+    rc = 0;
+out:
+    cg_code_free(&rt);
+    for (size_t i = 0; i < nstubs; i++)
+        cg_code_free(&stubs[i]);
+    free(stubs);
+    return rc;
+}
+
+int codemap_begin(const uint64_t *pcs, const size_t *sizes, size_t nblocks,
+                  const uint64_t *missing, size_t nmissing, codemap **out,
+                  aotb_diag *d)
+{
+    *out = xcalloc(1, sizeof **out);
+    if (!*out) {
+        diag_add(d, "codemap: out of memory");
+        return -1;
+    }
+    return begin(*out, pcs, sizes, nblocks, missing, nmissing, 1, d);
+}
+
+uint8_t *codemap_block_dst(codemap *m, size_t i)
+{
+    return m->finished ? NULL : m->base + m->block_off[i];
+}
+
+size_t codemap_block_offset(const codemap *m, size_t i)
+{
+    return m->block_off[i];
+}
+
+size_t codemap_missing_offset(const codemap *m, size_t j)
+{
+    return m->mstubs[j].off;
+}
+
+size_t codemap_rt_offset(const codemap *m, cg_rt_sym sym)
+{
+    return (size_t)sym < CG_RT_NUM ? m->rt_off[sym] : SIZE_MAX;
+}
+
+int codemap_patch(codemap *m, size_t at, size_t target, int64_t addend,
+                  aotb_diag *d)
+{
+    if (m->finished || target >= m->code_end || at < m->block_off[0] ||
+        at > m->code_end || m->code_end - at < 4 ||
+        patch(m, at, target, addend) != 0) {
+        diag_add(d, "codemap: relocation at offset %zu out of range", at);
+        return -1;
+    }
+    return 0;
+}
+
+/* The hash table, then read+execute (code) and read-only (table). */
+int codemap_finish(codemap *m, aotb_diag *d)
+{
+    if (m->finished) {
+        diag_add(d, "codemap: already finished");
+        return -1;
+    }
+    /* Linear probing from each pc's home slot. */
+    rt_slot *table = (rt_slot *)(void *)(m->base + m->code_size);
+    uint64_t mask = m->rt.table_mask, shift = m->rt.table_shift;
+    for (size_t i = 0; i < m->nblocks; i++) {
         uint64_t o = rt_hash(m->blocks[i].pc) >> shift & mask;
         while (table[o / sizeof(rt_slot)].code)
             o = (o + sizeof(rt_slot)) & mask;
@@ -278,16 +338,14 @@ static int build(const cg_code *blocks, size_t nblocks, codemap *m,
 
     /* Writable until now, executable (code) or read-only (table) from now
      * on: never writable and executable at once. */
-    if (mprotect(m->base, code_size, PROT_READ | PROT_EXEC) != 0 ||
-        mprotect(table, m->size - code_size, PROT_READ) != 0) {
+    m->finished = 1;
+    if (mprotect(m->base, m->code_size, PROT_READ | PROT_EXEC) != 0 ||
+        mprotect(table, m->size - m->code_size, PROT_READ) != 0) {
         diag_add(d, "codemap: cannot make code executable");
         return -1;
     }
-
-    size_t enter = 0;
-    for (size_t k = 0; k < b->rt.ndefs; k++)
-        if (b->rt.defs[k].sym == CG_RT_ENTER)
-            enter = b->rt.defs[k].offset;
+    size_t enter = m->rt_off[CG_RT_ENTER] == SIZE_MAX ? 0
+                                                      : m->rt_off[CG_RT_ENTER];
     /* ISO C has no object-to-function pointer conversion; POSIX (dlsym)
      * guarantees it works, and memcpy keeps -Wpedantic quiet. */
     const void *ep = m->base + enter;
@@ -295,9 +353,62 @@ static int build(const cg_code *blocks, size_t nblocks, codemap *m,
     m->rt.lookup = rt_lookup;
     m->rt.ctx = m;
     m->rt.table = table;
-    m->rt.table_mask = mask;
-    m->rt.table_shift = shift;
     return 0;
+}
+
+static int build(const cg_code *blocks, size_t nblocks, codemap *m,
+                 aotb_diag *d)
+{
+    uint64_t *pcs = xcalloc(nblocks ? nblocks : 1, sizeof *pcs);
+    size_t *sizes = xcalloc(nblocks ? nblocks : 1, sizeof *sizes);
+    size_t nrel = 0;
+    for (size_t i = 0; i < nblocks; i++)
+        nrel += blocks[i].nrelocs;
+    uint64_t *mpcs = xcalloc(nrel ? nrel : 1, sizeof *mpcs);
+    cm_entry *sorted = xcalloc(nblocks ? nblocks : 1, sizeof *sorted);
+    int rc = -1;
+    if (!pcs || !sizes || !mpcs || !sorted) {
+        diag_add(d, "codemap: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nblocks; i++) {
+        pcs[i] = blocks[i].pc;
+        sizes[i] = blocks[i].code.len;
+        sorted[i] = (cm_entry){ blocks[i].pc, i };
+    }
+    qsort(sorted, nblocks, sizeof *sorted, cmp_entry);
+
+    /* Block targets with no block get a stub that reports them. */
+    size_t nm = 0;
+    for (size_t i = 0; i < nblocks; i++)
+        for (size_t k = 0; k < blocks[i].nrelocs; k++) {
+            const cg_reloc *r = &blocks[i].relocs[k];
+            if (r->kind == CG_TGT_BLOCK &&
+                !find(sorted, nblocks, r->target))
+                mpcs[nm++] = r->target;
+        }
+    qsort(mpcs, nm, sizeof *mpcs, cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < nm; i++)
+        if (u == 0 || mpcs[u - 1] != mpcs[i])
+            mpcs[u++] = mpcs[i];
+
+    if (begin(m, pcs, sizes, nblocks, mpcs, u, 0, d) != 0)
+        goto out;
+    for (size_t i = 0; i < nblocks; i++) {
+        if (blocks[i].code.len)
+            memcpy(m->base + m->block_off[i], blocks[i].code.data,
+                   blocks[i].code.len);
+        if (relocate(m, &blocks[i], m->block_off[i], d) != 0)
+            goto out;
+    }
+    rc = codemap_finish(m, d);
+out:
+    free(pcs);
+    free(sizes);
+    free(mpcs);
+    free(sorted);
+    return rc;
 }
 
 int codemap_build(const cg_code *blocks, size_t nblocks, codemap **out,
@@ -309,11 +420,7 @@ int codemap_build(const cg_code *blocks, size_t nblocks, codemap **out,
         diag_add(d, "codemap: out of memory");
         return -1;
     }
-    cm_build b;
-    memset(&b, 0, sizeof b);
-    int rc = build(blocks, nblocks, m, &b, d);
-    build_free(&b);
-    if (rc != 0) {
+    if (build(blocks, nblocks, m, d) != 0) {
         codemap_free(m);
         return -1;
     }
