@@ -16,7 +16,7 @@
 #include "cg_block.h"
 #include "runtime.h"
 
-#define CG_VERSION 1
+#define CG_VERSION 2   /* 2: call records host return addresses */
 
 /* Host registers that cache guest registers, in allocation order. */
 const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
@@ -69,9 +69,12 @@ static int term_reads(const ir_term *t)
 
 /* Picks the cached registers (most uses first, ties to the lower number so
  * the choice is deterministic) and returns the mask of slots that must be
- * loaded at entry: those read before the block writes them. */
-static unsigned alloc_regs(cg_state *s)
+ * loaded at entry: those read before the block writes them.  A register
+ * used once is worth a slot only in a self loop, where the load at entry
+ * serves every iteration. */
+static unsigned alloc_regs(cg_state *s, bool loop)
 {
+    uint32_t min_uses = loop ? 1 : 2;
     const ir_block *last = s->seg[s->nseg - 1];
     uint32_t uses[IR_NREGS] = {0};
     for (unsigned g = 0; g < s->nseg; g++) {
@@ -93,7 +96,7 @@ static unsigned alloc_regs(cg_state *s)
     for (int k = 0; k < NCACHE; k++) {
         int best = -1;
         for (int g = 0; g < IR_NREGS; g++)
-            if (s->slot_of[g] < 0 && uses[g] >= 2 &&
+            if (s->slot_of[g] < 0 && uses[g] >= min_uses &&
                 (best < 0 || uses[g] > uses[best]))
                 best = g;
         s->guest_of[k] = best;
@@ -322,6 +325,11 @@ static void gen_term(cg_state *s)
             x86_movi(c, X86_RDX, t->other);
             x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_RAX, 3, 0);
         }
+        /* The host address of R's code (its block, or the missing stub
+         * the link step gives it) goes on the host side of the stack. */
+        x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
+        x86_lea_sym(c, X86_RDX, CG_TGT_BLOCK, t->other);
+        x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_RAX, 3, 0);
         x86_arith_ri(c, ARITH_ADD, X86_RAX, 1);
         x86_st(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
         x86_jmp_sym(c, CG_TGT_BLOCK, t->target);
@@ -335,7 +343,11 @@ static void gen_term(cg_state *s)
         x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
         x86_rmx(c, OPC_MOVL_GvEv | P_REXW, X86_RCX, X86_RCX, X86_RAX, 3, 0);
         x86_st(c, X86_RCX, X86_RBX, CPU_OFF_PC);
-        x86_jmp_sym(c, CG_TGT_RT, CG_RT_LOOKUP);
+        /* Straight to the code the matching call recorded (cpu.h: the
+         * entry is a link-time address, or the lookup stub, which finds
+         * cpu->pc, after rt_run changed code maps). */
+        x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
+        x86_rmx(c, OPC_GRP5, EXT5_JMPN_Ev, X86_RCX, X86_RAX, 3, 0);
         break;
     case IR_T_JMPREG:
         /* The target goes through the dispatcher's lookup: guest data never
@@ -509,8 +521,8 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
         for (unsigned g = 1; g < s.nseg; g++)
             out->deps[out->ndeps++] = s.seg[g]->pc;
     }
-    unsigned live_in = alloc_regs(&s);
     bool loop = is_self_loop(&s);
+    unsigned live_in = alloc_regs(&s, loop);
     uint32_t head = 0, to_body = 0;
     if (loop) {
         live_in = 0;

@@ -353,6 +353,9 @@ int codemap_finish(codemap *m, aotb_diag *d)
     m->rt.lookup = rt_lookup;
     m->rt.ctx = m;
     m->rt.table = table;
+    m->rt.lookup_stub = m->base + m->rt_off[CG_RT_LOOKUP];
+    static _Atomic uint64_t next_id = 1;
+    m->rt.map_id = next_id++;
     return 0;
 }
 

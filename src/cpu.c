@@ -32,6 +32,8 @@ _Static_assert(CPU_OFF_LKP_MASK == offsetof(aotb_cpu, lkp_mask),
                "CPU_OFF_LKP_MASK");
 _Static_assert(CPU_OFF_LKP_SHIFT == offsetof(aotb_cpu, lkp_shift),
                "CPU_OFF_LKP_SHIFT");
+_Static_assert(CPU_OFF_HSTACK == offsetof(aotb_cpu, hstack),
+               "CPU_OFF_HSTACK");
 _Static_assert(sizeof(((aotb_cpu *)0)->status) == 4, "status is 32 bits");
 
 int cpu_init(aotb_cpu *cpu, uint64_t memsize, aotb_diag *d)
@@ -57,7 +59,10 @@ int cpu_init(aotb_cpu *cpu, uint64_t memsize, aotb_diag *d)
         return -1;
     }
     cpu->rstack = xcalloc(IR_RSTACK_ENTRIES, sizeof *cpu->rstack);
-    if (!cpu->rstack) {
+    cpu->hstack = xcalloc(IR_RSTACK_ENTRIES, sizeof *cpu->hstack);
+    if (!cpu->rstack || !cpu->hstack) {
+        free(cpu->rstack);
+        free(cpu->hstack);
         munmap(m, (size_t)len);
         diag_add(d, "out of memory for the return stack");
         return -1;
@@ -80,6 +85,7 @@ void cpu_free(aotb_cpu *cpu)
     if (cpu->mem)
         munmap(cpu->mem, cpu->map_len_);
     free(cpu->rstack);
+    free(cpu->hstack);
     memset(cpu, 0, sizeof *cpu);
 }
 

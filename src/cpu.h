@@ -46,6 +46,14 @@ typedef struct aotb_cpu {
     const void *lkp_table;
     uint64_t lkp_mask;
     uint64_t lkp_shift;
+    /* The host side of the return stack: call stores, next to the guest
+     * return pc in rstack[i], the host address of that pc's code (a
+     * link-time relocation, never guest data) in hstack[i]; ret jumps
+     * straight there.  The entries below rsp belong to the code map whose
+     * id is hstack_map (0: none); rt_run resets them to the lookup stub
+     * when it runs another map, so a stale address is never used. */
+    const void **hstack;
+    uint64_t hstack_map;
 } aotb_cpu;
 
 /* Offsets used by the code generator (checked by static asserts in cpu.c). */
@@ -63,6 +71,7 @@ typedef struct aotb_cpu {
 #define CPU_OFF_LKP_TABLE 2160
 #define CPU_OFF_LKP_MASK  2168
 #define CPU_OFF_LKP_SHIFT 2176
+#define CPU_OFF_HSTACK  2184
 
 /* Sets up a CPU: registers 0, zeroed guest memory of memsize bytes (mapped
  * lazily, so 2^32 and more is fine), an empty return stack of

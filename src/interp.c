@@ -188,6 +188,7 @@ void interp_run(const ir_program *p, aotb_cpu *cpu, uint64_t pc)
     memset(&cache, 0, sizeof cache);
     cpu->status = AOTB_ST_RUNNING;
     cpu->info = 0;
+    cpu->hstack_map = 0;   /* its calls leave the host return stack alone */
     for (;;) {
         const ir_block *b = find_block(p, &cache, pc);
         if (!b) {

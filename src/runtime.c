@@ -21,6 +21,13 @@ void rt_run(const rt_code *code, aotb_cpu *cpu, uint64_t pc)
         cpu->lkp_mask = sizeof(rt_slot);
         cpu->lkp_shift = 59;
     }
+    /* Host return addresses recorded by another code map (or by none) are
+     * not trusted: their entries go through the lookup stub instead. */
+    if (code->map_id == 0 || cpu->hstack_map != code->map_id) {
+        for (uint64_t i = 0; i < cpu->rsp && i < cpu->rcap; i++)
+            cpu->hstack[i] = code->lookup_stub;
+        cpu->hstack_map = code->map_id;
+    }
     for (;;) {
         /* A missing block is reported before the budget is looked at, as
          * the interpreter does: a missing pc never costs budget. */

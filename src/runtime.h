@@ -42,6 +42,10 @@ typedef struct rt_code {
     const rt_slot *table;
     uint64_t table_mask;
     uint64_t table_shift;
+    /* The aotb_rt_lookup stub, and an id unique to this code map in the
+     * process (0: none), for the host return stack (cpu.h). */
+    const void *lookup_stub;
+    uint64_t map_id;
 } rt_code;
 
 /* Runs from pc until the program stops; cpu->status, pc and info describe

@@ -39,6 +39,10 @@ void x86_enc(cg_code *c, int opc, int r, int rm, int index, int shift,
         buf_put8(b, (uint8_t)(0xc0 | (r & 7) << 3 | (rm & 7)));
         return;
     }
+    if (form == X86_F_RIP) {
+        buf_put8(b, (uint8_t)((r & 7) << 3 | 5));   /* mod=00 rm=101 */
+        return;
+    }
 
     /* Memory operand.  mod=00 with base low bits 101 means rip/disp32, so
      * rbp and r13 always need a displacement; base low bits 100 means "SIB
@@ -201,6 +205,14 @@ static void rel32_sym(cg_code *c, cg_target_kind kind, uint64_t target)
     uint32_t at = x86_here(c);
     x86_imm32(c, 0);
     x86_reloc(c, at, R_X86_64_PLT32, -4, kind, target);
+}
+
+void x86_lea_sym(cg_code *c, int reg, cg_target_kind kind, uint64_t target)
+{
+    x86_enc(c, OPC_LEA | P_REXW, reg, X86_NOREG, X86_NOREG, 0, 0, X86_F_RIP);
+    uint32_t at = x86_here(c);
+    x86_imm32(c, 0);
+    x86_reloc(c, at, R_X86_64_PC32, -4, kind, target);
 }
 
 void x86_jmp_sym(cg_code *c, cg_target_kind kind, uint64_t target)

@@ -86,7 +86,9 @@ typedef enum x86_form {
     X86_F_NONE,  /* opcode only; rm (if not X86_NOREG) is added to the
                     opcode byte (push, pop, mov imm) */
     X86_F_REG,   /* ModRM mod=11: r, rm registers */
-    X86_F_MEM    /* ModRM memory: [rm + index << shift + disp] */
+    X86_F_MEM,   /* ModRM memory: [rm + index << shift + disp] */
+    X86_F_RIP    /* ModRM memory [rip + disp32]; rm, index and disp are
+                    unused: the caller appends the disp32 (x86_lea_sym) */
 } x86_form;
 
 /* The encoder: writes one instruction without its immediate.  r is the
@@ -133,6 +135,9 @@ void x86_arith_mi(cg_code *c, int ext, int base, int32_t disp, int32_t imm);
 /* Records a relocation at code offset off (placeholder already written). */
 void x86_reloc(cg_code *c, uint32_t off, uint32_t type, int64_t addend,
                cg_target_kind kind, uint64_t target);
+/* lea reg, [rip + symbol]: placeholder + R_X86_64_PC32 relocation in one
+ * step (the host address of a block, for the return stack). */
+void x86_lea_sym(cg_code *c, int reg, cg_target_kind kind, uint64_t target);
 /* jmp / jcc rel32 to a symbol: placeholder + relocation in one step. */
 void x86_jmp_sym(cg_code *c, cg_target_kind kind, uint64_t target);
 void x86_jcc_sym(cg_code *c, int cc, cg_target_kind kind, uint64_t target);

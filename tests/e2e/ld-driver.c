@@ -9,7 +9,8 @@
  * It sets up a CPU laid out like aotb_cpu (src/cpu.h), enters the entry
  * block through aotb_rt_enter and prints the status, pc and non-zero
  * registers in the format of "aotb interp".  Programs must not need the
- * dispatcher's pc lookup (no jmpreg, no ret with a non-empty stack). */
+ * dispatcher's pc lookup (no jmpreg); ret goes straight to the return
+ * block's address that call recorded, which ld resolved. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +36,8 @@ int main(int argc, char **argv)
     uint64_t memsize = MEMSIZE;
     cpu.mem = calloc(memsize, 1);
     cpu.rstack = calloc(IR_RSTACK_ENTRIES, sizeof *cpu.rstack);
-    if (!cpu.mem || !cpu.rstack) {
+    cpu.hstack = calloc(IR_RSTACK_ENTRIES, sizeof *cpu.hstack);
+    if (!cpu.mem || !cpu.rstack || !cpu.hstack) {
         perror("calloc");
         return 2;
     }

@@ -221,10 +221,12 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(img.memsize, 0x10000);
     CU_ASSERT_EQUAL(img.nblocks, 3);
     CU_ASSERT_EQUAL(img.nchunks, 1);
-    /* call 0x7000 has no block: one missing stub (0x1030 is a return
-     * address, not a jump target). */
-    CU_ASSERT_EQUAL(img.nmissing, 1);
-    CU_ASSERT_EQUAL(img.missing[0].pc, 0x7000);
+    /* call 0x7000, 0x1030: neither has a block, so each gets a missing
+     * stub (the return address is relocated too: call records the host
+     * address of its code for ret). */
+    CU_ASSERT_EQUAL(img.nmissing, 2);
+    CU_ASSERT_EQUAL(img.missing[0].pc, 0x1030);
+    CU_ASSERT_EQUAL(img.missing[1].pc, 0x7000);
     CU_ASSERT_EQUAL(img.ndata, 1);
     CU_ASSERT_EQUAL(img.datas[0].addr, 0x100);
     CU_ASSERT_EQUAL(img.datas[0].len, 8);
@@ -611,6 +613,80 @@ static void test_damage(void)
     buf_free(&im);
 }
 
+
+/* Links .vir text into image bytes in *out; 0 on success. */
+static int image_of(const char *text, buf *out)
+{
+    ir_program p;
+    if (tu_parse(text, &p) != 0)
+        return -1;
+    objset s = {0};
+    aotb_diag d = {0};
+    int rc = add_program(&s, &p) == 0 && link_set(&s, out, &d) == 0 ? 0 : -1;
+    if (rc != 0)
+        printf("%s", diag_text(&d));
+    set_free(&s);
+    ir_program_free(&p);
+    diag_free(&d);
+    return rc;
+}
+
+/* A CPU stopped inside two calls (interrupt with resume) and resumed with
+ * another image: every ret must reach the new image's code for the pushed
+ * guest pc, never an address recorded in the old mapping (which would run
+ * the old 0x2010 while the old image is open, and could crash once it is
+ * closed).  Expected by hand: r1 = 1 + 10 + 20000, then 5000 (the new
+ * 0x2010) and 100.  Then the same CPU back on the old image: its 0x2010
+ * adds 1000 again. */
+static void test_cpu_moves_image(void)
+{
+    static const char *const v1 =
+        "entry 0x1000\nmemory 0x1000\n"
+        "block 0x1000 {\n movi r1, 1\n call 0x2000, 0x1010\n}\n"
+        "block 0x1010 {\n addi r1, r1, 100\n ret\n}\n"
+        "block 0x2000 {\n addi r1, r1, 10\n call 0x3000, 0x2010\n}\n"
+        "block 0x2010 {\n addi r1, r1, 1000\n ret\n}\n"
+        "block 0x3000 {\n addi r1, r1, 20000\n interrupt 5, 0x3010\n}\n"
+        "block 0x3010 {\n ret\n}\n";
+    static const char *const v2 =
+        "entry 0x1000\nmemory 0x1000\n"
+        "block 0x1000 {\n movi r1, 1\n call 0x2000, 0x1010\n}\n"
+        "block 0x1010 {\n addi r1, r1, 100\n ret\n}\n"
+        "block 0x2000 {\n addi r1, r1, 10\n call 0x3000, 0x2010\n}\n"
+        "block 0x2010 {\n addi r1, r1, 5000\n ret\n}\n"
+        "block 0x3000 {\n addi r1, r1, 20000\n interrupt 5, 0x3010\n}\n"
+        "block 0x3010 {\n ret\n}\n";
+    buf a = {0}, b = {0};
+    CU_ASSERT_EQUAL_FATAL(image_of(v1, &a), 0);
+    CU_ASSERT_EQUAL_FATAL(image_of(v2, &b), 0);
+    aotb_image *ia, *ib;
+    aotb_cpu *cpu;
+    char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(aotb_image_open_memory(a.data, a.len, "a.aot", &ia,
+                                                 &err), 0);
+    CU_ASSERT_EQUAL_FATAL(aotb_cpu_new(ia, &cpu, &err), 0);
+    CU_ASSERT_EQUAL(aotb_run(ia, cpu, 0x1000, AOTB_NO_LIMIT),
+                    AOTB_STOP_INTERRUPT);
+    CU_ASSERT_EQUAL(aotb_cpu_pc(cpu), 0x3010);
+    CU_ASSERT_EQUAL(aotb_cpu_get_reg(cpu, 1), 20011);
+    CU_ASSERT_EQUAL_FATAL(aotb_image_open_memory(b.data, b.len, "b.aot", &ib,
+                                                 &err), 0);
+    CU_ASSERT_EQUAL(aotb_run(ib, cpu, 0x3010, AOTB_NO_LIMIT), AOTB_STOP_RET);
+    CU_ASSERT_EQUAL(aotb_cpu_pc(cpu), 0x1010);
+    CU_ASSERT_EQUAL(aotb_cpu_get_reg(cpu, 1), 25111);
+
+    /* Into the calls on b, resumed on a. */
+    CU_ASSERT_EQUAL(aotb_run(ib, cpu, 0x1000, AOTB_NO_LIMIT),
+                    AOTB_STOP_INTERRUPT);
+    CU_ASSERT_EQUAL(aotb_run(ia, cpu, 0x3010, AOTB_NO_LIMIT), AOTB_STOP_RET);
+    CU_ASSERT_EQUAL(aotb_cpu_get_reg(cpu, 1), 21111);
+    aotb_cpu_free(cpu);
+    aotb_image_close(ia);
+    aotb_image_close(ib);
+    buf_free(&a);
+    buf_free(&b);
+}
+
 static CU_TestInfo tests[] = {
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
@@ -618,6 +694,7 @@ static CU_TestInfo tests[] = {
     {"link errors collected and named", test_link_errors},
     {"each structural check", test_malformed},
     {"truncation and bit flips rejected", test_damage},
+    {"a CPU resumed with another image", test_cpu_moves_image},
     CU_TEST_INFO_NULL};
 
 static CU_SuiteInfo suites[] = {

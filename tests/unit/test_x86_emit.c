@@ -246,6 +246,21 @@ static void test_relocs(void)
     CU_ASSERT_EQUAL(c.relocs[1].kind, CG_TGT_RT);
     CU_ASSERT_EQUAL(c.relocs[1].target, CG_RT_EXIT);
     cg_code_free(&c);
+
+    /* lea r10, [rip + disp32]: REX.W|REX.R = 4c, 8d, ModRM mod=00
+     * reg=010 rm=101 = 15; the disp32 is a PC32 field ending the insn. */
+    memset(&c, 0, sizeof c);
+    x86_lea_sym(&c, X86_R10, CG_TGT_BLOCK, 0x2000);
+    static const uint8_t lea[] = { 0x4c, 0x8d, 0x15, 0, 0, 0, 0 };
+    CU_ASSERT_EQUAL_FATAL(c.code.len, sizeof lea);
+    CU_ASSERT(memcmp(c.code.data, lea, sizeof lea) == 0);
+    CU_ASSERT_EQUAL_FATAL(c.nrelocs, 1);
+    CU_ASSERT_EQUAL(c.relocs[0].offset, 3);
+    CU_ASSERT_EQUAL(c.relocs[0].type, R_X86_64_PC32);
+    CU_ASSERT_EQUAL(c.relocs[0].addend, -4);
+    CU_ASSERT_EQUAL(c.relocs[0].kind, CG_TGT_BLOCK);
+    CU_ASSERT_EQUAL(c.relocs[0].target, 0x2000);
+    cg_code_free(&c);
 }
 
 static void test_forward_branches(void)
