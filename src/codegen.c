@@ -76,29 +76,40 @@ static unsigned alloc_regs(cg_state *s, bool loop)
 {
     uint32_t min_uses = loop ? 1 : 2;
     const ir_block *last = s->seg[s->nseg - 1];
-    uint32_t uses[IR_NREGS] = {0};
+    /* Use counts of the registers the block mentions, listed once each
+     * (the candidates: scanning all 256 registers per slot cost more than
+     * the rest of the compilation of a typical block). */
+    uint32_t uses[IR_NREGS];
+    uint8_t seen[IR_NREGS];
+    unsigned nseen = 0;
+    memset(uses, 0, sizeof uses);
+#define USE(reg) do { unsigned u_ = (reg); \
+        if (uses[u_]++ == 0) seen[nseen++] = (uint8_t)u_; } while (0)
     for (unsigned g = 0; g < s->nseg; g++) {
         const ir_block *b = s->seg[g];
         for (uint32_t i = 0; i < b->nops; i++) {
             unsigned r[3];
             int n = op_reads(&b->ops[i], r);
             for (int k = 0; k < n; k++)
-                uses[r[k]]++;
+                USE(r[k]);
             if (op_writes(&b->ops[i]))
-                uses[b->ops[i].d]++;
+                USE(b->ops[i].d);
         }
     }
     if (term_reads(&last->term))
-        uses[last->term.reg]++;
+        USE(last->term.reg);
+#undef USE
 
-    for (int g = 0; g < IR_NREGS; g++)
-        s->slot_of[g] = -1;
+    memset(s->slot_of, 0xff, sizeof s->slot_of);     /* every entry -1 */
     for (int k = 0; k < NCACHE; k++) {
         int best = -1;
-        for (int g = 0; g < IR_NREGS; g++)
+        for (unsigned j = 0; j < nseen; j++) {
+            int g = seen[j];
             if (s->slot_of[g] < 0 && uses[g] >= min_uses &&
-                (best < 0 || uses[g] > uses[best]))
+                (best < 0 || uses[g] > uses[best] ||
+                 (uses[g] == uses[best] && g < best)))
                 best = g;
+        }
         s->guest_of[k] = best;
         if (best >= 0)
             s->slot_of[best] = (int16_t)k;
