@@ -95,6 +95,13 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'aotb help COMMAND' or see man aotb.\n");
 }
 
+/* For a mistake: the synopsis and where the list of commands is. */
+static void short_usage(void)
+{
+    fprintf(stderr, "usage: aotb [--version] [--help] COMMAND [ARGS]\n"
+                    "Run 'aotb --help' for the list of commands.\n");
+}
+
 int main(int argc, char **argv)
 {
     /* Past a file-size limit a write should fail with EFBIG, so the writer
@@ -121,7 +128,7 @@ int main(int argc, char **argv)
         const cli_command *c = cli_find(argv[2]);
         if (!c) {
             fprintf(stderr, "aotb: no command '%s'\n", argv[2]);
-            usage(stderr);
+            short_usage();
             return EXIT_USAGE;
         }
         cli_help(c, stdout);
@@ -129,8 +136,11 @@ int main(int argc, char **argv)
     }
     const cli_command *c = cli_find(a);
     if (!c) {
-        fprintf(stderr, "aotb: '%s' is not an aotb command\n", a);
-        usage(stderr);
+        if (a[0] == '-')
+            fprintf(stderr, "aotb: unknown option '%s'\n", a);
+        else
+            fprintf(stderr, "aotb: '%s' is not an aotb command\n", a);
+        short_usage();
         return EXIT_USAGE;
     }
     for (int i = 2; i < argc; i++) {

@@ -10,7 +10,14 @@ expect_rc "aotb --version exits 0" 0 "$AOTB" --version
 case "$T_OUT" in "aotb "[0-9]*) ok "--version prints the version" ;; *) not_ok "--version prints the version" "$T_OUT" ;; esac
 expect_rc "unknown command exits 2" 2 "$AOTB" frobnicate
 case "$T_ERR" in *"not an aotb command"*"usage:"*) ok "unknown command gets a short usage" ;; *) not_ok "unknown command gets a short usage" "$T_ERR" ;; esac
+[ "$(printf '%s\n' "$T_ERR" | wc -l)" -le 3 ] && ok "the unknown command's usage is short" ||
+    not_ok "the unknown command's usage is short" "$T_ERR"
 expect_rc "help for an unknown command exits 2" 2 "$AOTB" help frobnicate
+expect_rc "unknown option exits 2" 2 "$AOTB" --frobnicate
+case "$T_ERR" in "aotb: unknown option '--frobnicate'"*"usage: aotb"*) ok "unknown option is named as an option, with a short usage" ;;
+    *) not_ok "unknown option is named as an option, with a short usage" "$T_ERR" ;; esac
+[ "$(printf '%s\n' "$T_ERR" | wc -l)" -le 3 ] && ok "the unknown option's usage is short" ||
+    not_ok "the unknown option's usage is short" "$T_ERR"
 
 cmds=$("$AOTB" --help | sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p')
 [ -n "$cmds" ] && ok "help lists commands" || not_ok "help lists commands"
