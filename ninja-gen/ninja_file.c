@@ -74,6 +74,10 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
     buf_printf(b, "\n# Edit the program, not this file: ninja regenerates it.\n"
                   "ninja_required_version = 1.7\n\naotb = ");
     ninja_shell_word(b, o->aotb);
+    /* the binary as an input path: $aotb is shell-quoted for commands and
+     * would name a file with quotes in it when the path needs quoting */
+    buf_printf(b, "\naotb_bin = ");
+    ninja_path(b, o->aotb);
     /* every object, meta.o included, must carry the same fingerprint */
     if (o->fold)
         buf_printf(b, "\ncflags = --fold %u", o->fold);
@@ -130,14 +134,14 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
             buf_put8(b, ' ');
             block_path(b, p, prog->blocks[prog->by_pc[j]].pc);
         }
-        buf_printf(b, " | $aotb\n");
+        buf_printf(b, " | $aotb_bin\n");
     }
 
     buf_printf(b, "\nbuild ");
     ninja_path(b, p->r_obj);
     buf_printf(b, "/meta.o: aotb_meta ");
     dir_file(b, p->r_outdir, "meta.vir");
-    buf_printf(b, " | $aotb\n\nbuild ");
+    buf_printf(b, " | $aotb_bin\n\nbuild ");
     ninja_path(b, p->r_image);
     buf_printf(b, " | ");
     ninja_path(b, p->r_image);
@@ -148,11 +152,11 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
     }
     buf_printf(b, " $\n    ");
     ninja_path(b, p->r_obj);
-    buf_printf(b, "/meta.o | $aotb\n\nbuild aot-image: phony ");
+    buf_printf(b, "/meta.o | $aotb_bin\n\nbuild aot-image: phony ");
     ninja_path(b, p->r_image);
     buf_printf(b, "\n\nbuild ");
     dir_file(b, p->r_outdir, "build.ninja");
     buf_printf(b, ": aotb_gen ");
     ninja_path(b, p->r_prog);
-    buf_printf(b, " | $aotb\n");
+    buf_printf(b, " | $aotb_bin\n");
 }

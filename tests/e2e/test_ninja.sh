@@ -154,4 +154,22 @@ if [ "$n" = 1 ] && [ "$g" = 1 ]; then ok "subninja: an edit regenerates and reco
 "$AOTB" interp "$U/prog.vir" >"$W/want" 2>&1; "$AOTB" run "$U/gen/aot/prog.aot" >"$W/got" 2>&1
 cmp -s "$W/want" "$W/got" && ok "subninja image runs like the interpreter" || not_ok "subninja image runs like the interpreter"
 ninja -C "$U" all 2>&1 | grep -q 'no work to do' && ok "subninja: then nothing to do" || not_ok "subninja: then nothing to do"
+# the aotb binary in a directory whose name needs quoting: the commands quote
+# it, the implicit input on every edge must still name the real file
+S="$T_TMP/bin dir"; mkdir -p "$S/w"
+cp "$AOTB" "$S/aotb"
+sh "$HERE/genprog.sh" 6 > "$S/w/prog.vir"
+(cd "$S/w" && "$S/aotb" gen prog.vir -o aot >/dev/null) &&
+    ninja -C "$S/w/aot" aot-image >"$S/log" 2>&1 && [ -f "$S/w/aot/prog.aot" ] &&
+    ok "an aotb path with a space builds" || not_ok "an aotb path with a space builds" "$(tail -3 "$S/log")"
+"$AOTB" interp "$S/w/prog.vir" >"$S/want" 2>&1; "$AOTB" run "$S/w/aot/prog.aot" >"$S/got" 2>&1
+cmp -s "$S/want" "$S/got" && ok "image built by an aotb path with a space runs like the interpreter" ||
+    not_ok "image built by an aotb path with a space runs like the interpreter"
+ninja -C "$S/w/aot" aot-image 2>&1 | grep -q 'no work to do' && ok "aotb path with a space: then nothing to do" ||
+    not_ok "aotb path with a space: then nothing to do"
+touch "$S/aotb"
+NINJA_STATUS='[ran] ' ninja -C "$S/w/aot" aot-image >"$S/log" 2>&1
+n=$(grep -Ec '^\[ran\] AOTB obj/[0-9a-f]{16}\.o$' "$S/log")
+[ "$n" = 6 ] && ok "a newer aotb binary (path with a space) recompiles every block" ||
+    not_ok "a newer aotb binary (path with a space) recompiles every block" "$(cat "$S/log")"
 t_done
