@@ -93,8 +93,10 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
                   "rule aotb_compile_batch\n"
                   "  command = $aotb compile $cflags --batch -d ");
     ninja_shell_word(b, p->r_obj);
-    buf_printf(b, " $in\n"
+    buf_printf(b, " --depfile $depf $in\n"
                   "  description = AOTB batch of $out\n"
+                  "  depfile = $depf\n"
+                  "  deps = gcc\n"
                   "  restat = 1\n\n"
                   "rule aotb_meta\n"
                   "  command = $aotb compile $cflags --meta $out $in\n"
@@ -135,6 +137,15 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
             block_path(b, p, prog->blocks[prog->by_pc[j]].pc);
         }
         buf_printf(b, " | $aotb_bin\n");
+        if (k > 1) {
+            /* the batch's depfile, named after its first object: with
+             * --fold it names the folded blocks' files of other batches */
+            char name[17];
+            gen_block_name(prog->blocks[prog->by_pc[i]].pc, name);
+            buf_printf(b, "  depf = ");
+            ninja_path(b, p->r_obj);
+            buf_printf(b, "/%s.batch.d\n", name);
+        }
     }
 
     buf_printf(b, "\nbuild ");

@@ -315,13 +315,17 @@ static int object_current(const char *path, const ir_block *b,
     return same;
 }
 
-/* --batch -d DIR FILE...: one-block files, each to DIR/<pc>.o.  A block
- * whose object is already current is skipped, so a batch edge that Ninja
- * reruns for one changed block compiles only that block. */
+/* --batch -d DIR FILE... [--depfile F]: one-block files, each to
+ * DIR/<pc>.o.  A block whose object is already current is skipped, so a
+ * batch edge that Ninja reruns for one changed block compiles only that
+ * block.  The depfile names every object of the batch as an output and every
+ * .vir file read as an input (the batch's own files and, with --fold, the
+ * sibling files of folded blocks, which may belong to another batch). */
 static int do_batch(const compile_args *a, const cg_options *o,
                     const char *fp, uint32_t feat, aotb_diag *d)
 {
     int rc = 0;
+    buf outs = {0}, ins = {0};
     if (file_mkdirs(a->dir, d) != 0)
         return -1;
     for (int i = 0; i < a->ninputs; i++) {
@@ -348,11 +352,37 @@ static int do_batch(const compile_args *a, const cg_options *o,
                     write_obj(path, &b, d) != 0)) {
             rc = -1;
         }
+        if (rc == 0 && a->depfile) {
+            if (outs.len)
+                buf_put8(&outs, ' ');
+            buf_put8(&ins, ' ');
+            if (dep_path(&outs, path, d) != 0 ||
+                dep_path(&ins, a->inputs[i], d) != 0)
+                rc = -1;
+            for (size_t k = 0; rc == 0 && k < src.nsib; k++) {
+                buf_put8(&ins, ' ');
+                if (dep_path(&ins, src.sib_paths[k], d) != 0)
+                    rc = -1;
+            }
+        }
         free(path);
         buf_free(&b);
         source_free(&src);
         ir_program_free(&p);
     }
+    if (rc == 0 && a->depfile) {
+        buf_put8(&outs, ':');
+        buf_append(&outs, ins.data, ins.len);
+        buf_put8(&outs, '\n');
+        if (outs.oom || ins.oom) {
+            diag_add(d, "out of memory");
+            rc = -1;
+        } else if (file_write_if_changed(a->depfile, outs.data, outs.len, d) < 0) {
+            rc = -1;
+        }
+    }
+    buf_free(&outs);
+    buf_free(&ins);
     return rc;
 }
 
@@ -466,8 +496,9 @@ static int parse_args(int argc, char **argv, compile_args *a, char **inputs,
         }
     }
     if (a->batch) {
-        if (!a->dir || a->out || a->meta || a->depfile || a->runtime) {
-            *rc = cli_usage_error(CMD, "--batch takes -d DIR and block files");
+        if (!a->dir || a->out || a->meta || a->runtime) {
+            *rc = cli_usage_error(CMD, "--batch takes -d DIR, block files "
+                                  "and an optional --depfile FILE");
             return -1;
         }
         if (!a->ninputs) {

@@ -113,6 +113,27 @@ want=$(awk '/^obj\/[0-9a-f]+\.o:/{o=$1; sub(":","",o)} /blocks\/0000000000001100
 nwant=$(printf '%s\n' "$want" | grep -c .)
 [ "$nwant" -gt 1 ] && ok "blocks fold their successors ($nwant objects depend on block 0x1100)" ||
     not_ok "blocks fold their successors" "$(head -20 "$F/deps.txt")"
+# every block of the chain has 3 ops (<= 4) and ends in jmp, and a superblock
+# is at most eight blocks deep (aotb(1)): 0x1100 (block 16) is folded into
+# blocks 9 .. 15 and is its own block 16, and nothing else
+fold_dependents () {  # the objects that hold the code of block $1 (of a chain)
+    k=$(($1 - 7)); [ "$k" -lt 0 ] && k=0
+    while [ "$k" -le "$1" ]; do printf '%s/%016x.o\n' "${2:-obj}" $((0x1000 + 16 * k)); k=$((k + 1)); done
+}
+[ "$want" = "$(fold_dependents 16)" ] && ok "the depfiles name exactly the blocks that fold 0x1100" ||
+    not_ok "the depfiles name exactly the blocks that fold 0x1100" "recorded: $want" "expected: $(fold_dependents 16)"
+# same_from_each NAME DIR PROG IMAGE: the image runs like the interpreter when
+# started at each block that folds 0x1100 (from the entry, only some of the
+# superblocks run)
+same_from_each () {
+    bad=
+    for o in $(fold_dependents 16); do
+        e=0x${o#obj/}; e=${e%.o}
+        "$AOTB" interp "$3" --entry "$e" >"$2/want" 2>&1; "$AOTB" run "$4" --entry "$e" >"$2/got" 2>&1
+        cmp -s "$2/want" "$2/got" || bad="$bad $e"
+    done
+    [ -z "$bad" ] && ok "$1" || not_ok "$1" "differs from the interpreter when started at:$bad"
+}
 sed -i 's/addi r1, r1, 17$/addi r1, r1, 1700/' "$F/prog.vir"
 NINJA_STATUS='[ran] ' ninja -C "$F/aot" aot-image >"$F/log" 2>&1
 got=$(sed -n 's/^\[ran\] AOTB \(obj\/[0-9a-f]\{16\}\.o\)$/\1/p' "$F/log" | sort -u)
@@ -120,6 +141,7 @@ got=$(sed -n 's/^\[ran\] AOTB \(obj\/[0-9a-f]\{16\}\.o\)$/\1/p' "$F/log" | sort 
     not_ok "a folded block changed: exactly its dependents recompile" "ran: $got" "wanted: $want"
 "$AOTB" interp "$F/prog.vir" --dump-mem 0:64 >"$F/want" 2>&1; "$AOTB" run "$F/aot/prog.aot" --dump-mem 0:64 >"$F/got" 2>&1
 cmp -s "$F/want" "$F/got" && ok "superblock image runs like the interpreter" || not_ok "superblock image runs like the interpreter" "$(diff "$F/want" "$F/got")"
+same_from_each "superblock image runs like the interpreter from every block that folds 0x1100" "$F" "$F/prog.vir" "$F/aot/prog.aot"
 "$AOTB" dump "$F/aot/obj/00000000000010f0.o" 2>/dev/null | grep -q '^folded block: 0x0000000000001100 ' && ok "dump shows the folded blocks" || not_ok "dump shows the folded blocks"
 
 # --batch: K blocks per edge; a change still recompiles only that block inside
@@ -138,6 +160,23 @@ changed=$(diff "$B/before" "$B/after" | grep '^>' | grep -c '[0-9a-f]\{16\}\.o$'
     not_ok "a change reruns one batch edge and rewrites one object" "$(cat "$B/log")" "objects rewritten: $changed"
 "$AOTB" interp "$B/prog.vir" >"$B/want" 2>&1; "$AOTB" run "$B/aot/prog.aot" >"$B/got" 2>&1
 cmp -s "$B/want" "$B/got" && ok "batch image runs like the interpreter" || not_ok "batch image runs like the interpreter"
+
+# --batch with --fold: a block folded into blocks of another batch; that
+# batch's depfile names it, so both batches rerun and no stale copy of the
+# folded block's code stays in the image
+BF="$T_TMP/batchfold"; mkdir -p "$BF"
+sh "$HERE/genprog.sh" 40 > "$BF/prog.vir"
+(cd "$BF" && "$AOTB" gen prog.vir -o aot --batch 8 --fold 4 >/dev/null) &&
+    ninja -C "$BF/aot" aot-image >"$BF/log" 2>&1 && ok "batch + fold build" || not_ok "batch + fold build" "$(tail -3 "$BF/log")"
+sed -i 's/addi r1, r1, 17$/addi r1, r1, 1700/' "$BF/prog.vir"
+NINJA_STATUS='[ran] ' ninja -C "$BF/aot" aot-image >"$BF/log" 2>&1
+# blocks 9..15 are in the batch of block 8 (0x1080), block 16 starts the next
+n=$(grep -c '^\[ran\] AOTB batch of obj/0000000000001080\.o .*obj/00000000000010f0\.o$' "$BF/log")
+m=$(grep -c '^\[ran\] AOTB batch of obj/0000000000001100\.o ' "$BF/log")
+[ "$n" = 1 ] && [ "$m" = 1 ] && [ "$(grep -c '^\[ran\] AOTB batch' "$BF/log")" = 2 ] &&
+    ok "batch + fold: the folded block's batch and the batch folding it rerun, no other" ||
+    not_ok "batch + fold: the folded block's batch and the batch folding it rerun, no other" "$(cat "$BF/log")"
+same_from_each "batch + fold image runs like the interpreter from every block that folds 0x1100" "$BF" "$BF/prog.vir" "$BF/aot/prog.aot"
 
 # subninja from a user's project one directory up
 U="$T_TMP/user"; mkdir -p "$U"; sh "$HERE/genprog.sh" 50 > "$U/prog.vir"
