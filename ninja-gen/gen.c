@@ -380,6 +380,15 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
         gen_write_make_rsp(&p, &prog, &b);
         if (write_text(p.outdir, "aot.rsp", &b, d) < 0)
             goto out;
+        /* Make cannot see a changed command: the objects depend on this
+         * file, rewritten only when the compile options change */
+        b.len = 0;
+        buf_printf(&b, "aotb compile options:");
+        if (o->fold)
+            buf_printf(&b, " --fold %u", o->fold);
+        buf_put8(&b, '\n');
+        if (write_text(p.outdir, "aot.cflags", &b, d) < 0)
+            goto out;
     }
     /* The state goes last: if anything above failed, the next run compares
      * against the older generation and rewrites what is needed. */

@@ -45,9 +45,10 @@ void gen_write_make(const gen_options *o, const gen_paths *p,
     }
     buf_printf(b, "\n\n.PHONY: incremental aot-image\n"
                   "incremental aot-image: $(AOT_IMAGE)\n\n"
-                  "$(AOT_DIR)/obj/%%.o: $(AOT_DIR)/blocks/%%.vir $(AOTB)\n"
+                  "# aot.cflags changes only when the compile options do\n"
+                  "$(AOT_DIR)/obj/%%.o: $(AOT_DIR)/blocks/%%.vir $(AOTB) $(AOT_DIR)/aot.cflags\n"
                   "\t$(AOTB) compile $(AOT_CFLAGS) $< -o $@ --depfile $@.d && touch $@\n\n"
-                  "$(AOT_DIR)/obj/meta.o: $(AOT_DIR)/meta.vir $(AOTB)\n"
+                  "$(AOT_DIR)/obj/meta.o: $(AOT_DIR)/meta.vir $(AOTB) $(AOT_DIR)/aot.cflags\n"
                   "\t$(AOTB) compile $(AOT_CFLAGS) --meta $@ $< && touch $@\n\n"
                   "# aot.rsp lists the objects and changes only when the list\n"
                   "# does, so a removed block relinks the image.\n"
