@@ -155,6 +155,15 @@ got=$(sed -n 's/^\[ran\] AOTB \(obj\/[0-9a-f]\{16\}\.o\)$/\1/p' "$F/log" | sort 
 cmp -s "$F/want" "$F/got" && ok "superblock image runs like the interpreter" || not_ok "superblock image runs like the interpreter" "$(diff "$F/want" "$F/got")"
 same_from_each "superblock image runs like the interpreter from every block that folds 0x1100" "$F" "$F/prog.vir" "$F/aot/prog.aot"
 "$AOTB" dump "$F/aot/obj/00000000000010f0.o" 2>/dev/null | grep -q '^folded block: 0x0000000000001100 ' && ok "dump shows the folded blocks" || not_ok "dump shows the folded blocks"
+# the folded block removed: the blocks that folded it recompile (a file named
+# by their depfiles is gone), nothing else, and jump to nocode like the
+# interpreter
+awk '/^block 0x1100 /{skip=1} skip&&/^ *}/{skip=0; next} !skip' "$F/prog.vir" > "$F/p.new" && mv "$F/p.new" "$F/prog.vir"
+NINJA_STATUS='[ran] ' ninja -C "$F/aot" aot-image >"$F/log" 2>&1; rc=$?
+got=$(sed -n 's/^\[ran\] AOTB \(obj\/[0-9a-f]\{16\}\.o\)$/\1/p' "$F/log" | sort -u)
+[ "$rc" = 0 ] && [ "$got" = "$(fold_dependents 16 | grep -v 1100)" ] && ok "a folded block removed: exactly the blocks that folded it recompile" ||
+    not_ok "a folded block removed: exactly the blocks that folded it recompile" "ninja exit $rc, ran: $got" "$(tail -3 "$F/log")"
+same_from_each "image without the folded block runs like the interpreter from every block that folded it" "$F" "$F/prog.vir" "$F/aot/prog.aot"
 
 # --batch: K blocks per edge; a change still recompiles only that block inside
 B="$T_TMP/batch"; mkdir -p "$B"
