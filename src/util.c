@@ -116,17 +116,12 @@ int buf_reserve(buf *b, size_t extra)
     return 0;
 }
 
-void buf_append(buf *b, const void *p, size_t n)
+void buf_append_grow(buf *b, const void *p, size_t n)
 {
     if (n == 0 || buf_reserve(b, n) != 0)
         return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
-}
-
-void buf_put8(buf *b, uint8_t v)
-{
-    buf_append(b, &v, 1);
 }
 
 void buf_put32(buf *b, uint32_t v)

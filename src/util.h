@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define AOTB_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -45,8 +46,23 @@ typedef struct buf {
 } buf;
 
 int buf_reserve(buf *b, size_t extra);          /* 0 ok, -1 out of memory */
-void buf_append(buf *b, const void *p, size_t n);
-void buf_put8(buf *b, uint8_t v);
+/* buf_append when the bytes do not fit (grows the buffer). */
+void buf_append_grow(buf *b, const void *p, size_t n);
+/* Appends n bytes: a copy when they fit (the code generator's and the
+ * linker's hot path), else buf_append_grow. */
+static inline void buf_append(buf *b, const void *p, size_t n)
+{
+    if (n != 0 && !b->oom && n <= b->cap - b->len) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+    } else {
+        buf_append_grow(b, p, n);
+    }
+}
+static inline void buf_put8(buf *b, uint8_t v)
+{
+    buf_append(b, &v, 1);
+}
 void buf_put32(buf *b, uint32_t v);             /* little-endian */
 void buf_put64(buf *b, uint64_t v);             /* little-endian */
 void buf_printf(buf *b, const char *fmt, ...) AOTB_PRINTF(2, 3);
