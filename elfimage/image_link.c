@@ -482,6 +482,13 @@ static void pass_layout(link_ctx *c)
 
 static void pass_compress(link_ctx *c)
 {
+    /* One context for every chunk: a fresh one per chunk would allocate
+     * and clear its match tables each time. */
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    if (!z) {
+        lerr(c, "out of memory");
+        return;
+    }
     for (size_t i = 0; i < c->nchunks; i++) {
         lchunk *ch = &c->chunks[i];
         if (ch->reused)
@@ -489,21 +496,21 @@ static void pass_compress(link_ctx *c)
         size_t bound = ZSTD_compressBound(ch->code.len);
         if (buf_reserve(&ch->z, sizeof(Elf64_Chdr) + bound) != 0) {
             lerr(c, "out of memory");
-            return;
+            break;
         }
         buf_put32(&ch->z, IMG_ELFCOMPRESS_ZSTD);     /* ch_type */
         buf_put32(&ch->z, 0);                        /* ch_reserved */
         buf_put64(&ch->z, ch->code.len);             /* ch_size */
         buf_put64(&ch->z, IMG_BLOCK_ALIGN);          /* ch_addralign */
-        size_t zn = ZSTD_compress(ch->z.data + ch->z.len, bound,
-                                  ch->code.data, ch->code.len,
-                                  c->level);
+        size_t zn = ZSTD_compressCCtx(z, ch->z.data + ch->z.len, bound,
+                                      ch->code.data, ch->code.len, c->level);
         if (ZSTD_isError(zn)) {
             lerr(c, "chunk %zu: zstd: %s", i, ZSTD_getErrorName(zn));
-            return;
+            break;
         }
         ch->z.len += zn;
     }
+    ZSTD_freeCCtx(z);
 }
 
 /* ---- write ------------------------------------------------------------ */

@@ -6,6 +6,7 @@
  * reports up to MAX_ERRORS problems.  Ops of the block being parsed collect
  * in one scratch array that is reused for every block (one allocation per
  * block, none per token or op). */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,15 +127,38 @@ static int err_tok(parser *ps, const char *what)
 
 /* ---- lexer ---- */
 
+/* Character classes, one table lookup per character of the input. */
+enum { C_WORD = 1, C_DIGIT = 2, C_BLANK = 4 };
+static const uint8_t char_class[256] = {
+    ['\t'] = C_BLANK, ['\r'] = C_BLANK, [' '] = C_BLANK,
+    ['0'] = C_WORD | C_DIGIT, ['1'] = C_WORD | C_DIGIT,
+    ['2'] = C_WORD | C_DIGIT, ['3'] = C_WORD | C_DIGIT,
+    ['4'] = C_WORD | C_DIGIT, ['5'] = C_WORD | C_DIGIT,
+    ['6'] = C_WORD | C_DIGIT, ['7'] = C_WORD | C_DIGIT,
+    ['8'] = C_WORD | C_DIGIT, ['9'] = C_WORD | C_DIGIT, ['A'] = C_WORD,
+    ['B'] = C_WORD, ['C'] = C_WORD, ['D'] = C_WORD, ['E'] = C_WORD,
+    ['F'] = C_WORD, ['G'] = C_WORD, ['H'] = C_WORD, ['I'] = C_WORD,
+    ['J'] = C_WORD, ['K'] = C_WORD, ['L'] = C_WORD, ['M'] = C_WORD,
+    ['N'] = C_WORD, ['O'] = C_WORD, ['P'] = C_WORD, ['Q'] = C_WORD,
+    ['R'] = C_WORD, ['S'] = C_WORD, ['T'] = C_WORD, ['U'] = C_WORD,
+    ['V'] = C_WORD, ['W'] = C_WORD, ['X'] = C_WORD, ['Y'] = C_WORD,
+    ['Z'] = C_WORD, ['_'] = C_WORD, ['a'] = C_WORD, ['b'] = C_WORD,
+    ['c'] = C_WORD, ['d'] = C_WORD, ['e'] = C_WORD, ['f'] = C_WORD,
+    ['g'] = C_WORD, ['h'] = C_WORD, ['i'] = C_WORD, ['j'] = C_WORD,
+    ['k'] = C_WORD, ['l'] = C_WORD, ['m'] = C_WORD, ['n'] = C_WORD,
+    ['o'] = C_WORD, ['p'] = C_WORD, ['q'] = C_WORD, ['r'] = C_WORD,
+    ['s'] = C_WORD, ['t'] = C_WORD, ['u'] = C_WORD, ['v'] = C_WORD,
+    ['w'] = C_WORD, ['x'] = C_WORD, ['y'] = C_WORD, ['z'] = C_WORD,
+};
+
 static bool is_digit(unsigned char c)
 {
-    return c >= '0' && c <= '9';
+    return char_class[c] & C_DIGIT;
 }
 
 static bool is_word(unsigned char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '_';
+    return char_class[c] & C_WORD;
 }
 
 static uint32_t col_of(const parser *ps, size_t i)
@@ -147,7 +171,7 @@ static void next(parser *ps)
 {
     const char *t = ps->text;
     size_t n = ps->len, i = ps->pos, j;
-    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r'))
+    while (i < n && (char_class[(unsigned char)t[i]] & C_BLANK))
         i++;
     token *k = &ps->tok;
     k->s = t + i;
@@ -436,18 +460,48 @@ static const struct {
     {"fault", IR_T_FAULT},     {"interrupt", IR_T_INTERRUPT},
 };
 
+/* Mnemonics by first letter, built once from ir_op_names and terms, so a
+ * lookup compares the few names that start with the token's letter, not
+ * all of them.  A name that is not lower case or a bucket that is full
+ * would be left out: test_ir_print parses a program with every op and
+ * test_ir_parse every terminator spelling. */
+#define MN_BUCKET 12
+static struct {
+    struct { const char *name; int code; } e[26][MN_BUCKET];
+    unsigned n[26];
+} mn_index;
+static pthread_once_t mn_once = PTHREAD_ONCE_INIT;
+
+static void mn_add(const char *name, int code)
+{
+    unsigned f = (unsigned)(unsigned char)name[0] - 'a';
+    if (f < 26 && mn_index.n[f] < MN_BUCKET) {
+        mn_index.e[f][mn_index.n[f]].name = name;
+        mn_index.e[f][mn_index.n[f]++].code = code;
+    }
+}
+
+static void mn_build(void)
+{
+    for (int i = 0; i < IR_NUM_OPS; i++)
+        mn_add(ir_op_names[i], i);
+    for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++)
+        mn_add(terms[i].name, MN_TERM + terms[i].kind);
+}
+
 /* An op (0 ... IR_NUM_OPS-1), MN_TERM + a terminator kind, or -1. */
 static int lookup_mnemonic(const char *s, size_t len)
 {
-    /* strncmp stops at the name's NUL, so no strlen per candidate. */
-    for (int i = 0; i < IR_NUM_OPS; i++)
-        if (ir_op_names[i][0] == s[0] && strncmp(ir_op_names[i], s, len) == 0 &&
-            ir_op_names[i][len] == '\0')
-            return i;
-    for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++)
-        if (terms[i].name[0] == s[0] && strncmp(terms[i].name, s, len) == 0 &&
-            terms[i].name[len] == '\0')
-            return MN_TERM + terms[i].kind;
+    unsigned f = (unsigned)(unsigned char)s[0] - 'a';
+    if (f >= 26)
+        return -1;
+    pthread_once(&mn_once, mn_build);
+    for (unsigned i = 0; i < mn_index.n[f]; i++) {
+        const char *name = mn_index.e[f][i].name;
+        /* strncmp stops at the name's NUL, so no strlen per candidate. */
+        if (strncmp(name, s, len) == 0 && name[len] == '\0')
+            return mn_index.e[f][i].code;
+    }
     return -1;
 }
 
