@@ -467,7 +467,7 @@ static const struct {
  * test_ir_parse every terminator spelling. */
 #define MN_BUCKET 12
 static struct {
-    struct { const char *name; int code; } e[26][MN_BUCKET];
+    struct { const char *name; size_t len; int code; } e[26][MN_BUCKET];
     unsigned n[26];
 } mn_index;
 static pthread_once_t mn_once = PTHREAD_ONCE_INIT;
@@ -477,6 +477,7 @@ static void mn_add(const char *name, int code)
     unsigned f = (unsigned)(unsigned char)name[0] - 'a';
     if (f < 26 && mn_index.n[f] < MN_BUCKET) {
         mn_index.e[f][mn_index.n[f]].name = name;
+        mn_index.e[f][mn_index.n[f]].len = strlen(name);
         mn_index.e[f][mn_index.n[f]++].code = code;
     }
 }
@@ -497,9 +498,14 @@ static int lookup_mnemonic(const char *s, size_t len)
         return -1;
     pthread_once(&mn_once, mn_build);
     for (unsigned i = 0; i < mn_index.n[f]; i++) {
+        /* Names are a few bytes: a loop beats a call to memcmp. */
         const char *name = mn_index.e[f][i].name;
-        /* strncmp stops at the name's NUL, so no strlen per candidate. */
-        if (strncmp(name, s, len) == 0 && name[len] == '\0')
+        size_t k = 1;
+        if (mn_index.e[f][i].len != len)
+            continue;
+        while (k < len && name[k] == s[k])
+            k++;
+        if (k == len)
             return mn_index.e[f][i].code;
     }
     return -1;

@@ -195,8 +195,16 @@ int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d)
         return -1;
     }
     buf b = {0};
+    /* A regular file's size is known: one allocation, no regrowing (the
+     * loop still reads until end of file, should the file grow). */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size < SIZE_MAX / 2 &&
+        buf_reserve(&b, (size_t)st.st_size + 1) != 0) {
+        diag_add(d, "%s: out of memory", path);
+        goto fail;
+    }
     for (;;) {
-        if (buf_reserve(&b, 65536) != 0) {
+        if (b.cap - b.len < 2 && buf_reserve(&b, 65536) != 0) {
             diag_add(d, "%s: out of memory", path);
             goto fail;
         }
