@@ -19,6 +19,20 @@ build "$W/p.vir" -o "$W/p.aot" && [ "$(field compiled)" = 3000 ] && [ "$(field a
     ok "first build compiles every block" || not_ok "first build compiles every block" "$(cat "$W/out" "$W/err")"
 [ ! -s "$W/err" ] && ok "quiet when stderr is not a terminal" || not_ok "quiet when stderr is not a terminal" "$(cat "$W/err")"
 same_run "the image runs like the interpreter" "$W/p.aot" "$W/p.vir"
+# On a terminal (script(1) from util-linux gives the command a pty) the
+# build draws a progress bar on stderr that ends at 3000/3000 blocks, and
+# writes the same image.
+if command -v script >/dev/null 2>&1; then
+    script -qec "\"$AOTB\" build \"$W/p.vir\" -o \"$W/tty.aot\"" /dev/null >"$W/tty.txt" 2>&1 </dev/null; rc=$?
+    tr '\r' '\n' < "$W/tty.txt" > "$W/tty.lines"
+    [ $rc = 0 ] && grep -q '^\[#\{40\}\] 3000/3000 blocks' "$W/tty.lines" &&
+        [ "$(grep -c '^\[[# ]\{40\}\] [0-9]*/3000 blocks' "$W/tty.lines")" -ge 3 ] &&
+        cmp -s "$W/tty.aot" "$W/p.aot" &&
+        ok "progress bar on a terminal" || not_ok "progress bar on a terminal" "exit $rc" "$(tail -c 200 "$W/tty.txt")"
+    script -qec "\"$AOTB\" build \"$W/p.vir\" -o \"$W/tty.aot\"" /dev/null >"$W/tty.txt" 2>&1 </dev/null
+    [ ! -s "$W/tty.txt" ] && ok "no progress bar on a terminal when nothing is compiled" ||
+        not_ok "no progress bar on a terminal when nothing is compiled" "$(head -c 200 "$W/tty.txt")"
+fi
 cp "$W/p.aot" "$W/first.aot"
 build "$W/p.vir" -o "$W/p.aot" && [ "$(field compiled)" = 0 ] && [ "$(field unchanged)" = 3000 ] &&
     [ "$(field has_changes)" = "" ] && grep -q '"has_changes":false' "$W/out" &&
