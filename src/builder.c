@@ -156,7 +156,17 @@ int aotb_builder_set_program(aotb_builder *b, const aotb_program *prog,
         diag_add(&d, "<program>: out of memory");
         return give_err(&d, err);
     }
-    return aotb_builder_set_program_text(b, "<program>", text, len, err);
+    aotb_diag d = {0}, located = {0};
+    ir_program p;
+    if (err)
+        *err = NULL;
+    int rc = ir_parse("<program>", text, len, &p, &d);
+    if (rc != 0) {
+        bld_program_locate("<program>", text, len, &d, &located);
+        diag_free(&d);
+        return give_err(&located, err);
+    }
+    return take_program(b, rc, &p, &d, err);
 }
 
 /* ---- the base image ----------------------------------------------------- */

@@ -46,5 +46,10 @@ void bld_free_objs(aotb_builder *b);
 
 /* builder_program.c: the .vir text of an in-memory program. */
 const char *bld_program_text(const aotb_program *p, size_t *len);
+/* Copies the messages of parsing that text (as file `name`) from in to out
+ * with each "NAME:LINE:COL: error:" turned into "NAME: block 0xPC, op N:
+ * error:" (or terminator, data segment N, entry, memory). */
+void bld_program_locate(const char *name, const char *text, size_t len,
+                        const aotb_diag *in, aotb_diag *out);
 
 #endif

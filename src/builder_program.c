@@ -2,7 +2,9 @@
  * block is checked for what could not be printed (opcode, memory type,
  * terminator kind), built as an ir_block and printed in canonical .vir
  * form; the builder then parses the text, so an in-memory program gets
- * exactly the checks, the hashes and the messages of a .vir file. */
+ * exactly the checks, the hashes and the messages of a .vir file; the
+ * messages' line numbers of that text, which the caller never sees, are
+ * turned into block pcs and op indexes (bld_program_locate). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,4 +156,142 @@ const char *bld_program_text(const aotb_program *cp, size_t *len)
         return NULL;
     *len = p->all.len - 1;
     return (const char *)p->all.data;
+}
+
+/* The statement on line `line` (1-based) of text: "block 0xPC, op N",
+ * "block 0xPC, terminator", "data segment N" (ops and segments counted
+ * from 0 in the order they were added, as in aotb_program_add_block's own
+ * messages), "entry", "memory", or "" for a line that is not there. */
+static void describe_line(const char *text, size_t len, unsigned long line,
+                          char *out, size_t outsz)
+{
+    unsigned long n = 1, data = 0, in_block = 0, op = 0;
+    uint64_t pc = 0;
+    size_t i = 0;
+    out[0] = '\0';
+    while (i < len) {
+        const char *s = text + i;
+        size_t e = i;
+        while (e < len && text[e] != '\n')
+            e++;
+        size_t l = e - i;
+        int is_block = l > 6 && memcmp(s, "block ", 6) == 0;
+        int is_end = l >= 1 && s[0] == '}';
+        if (is_block) {
+            pc = strtoull(s + 6, NULL, 0);
+            in_block = 1;
+            op = 0;
+        } else if (!in_block && l > 5 && memcmp(s, "data ", 5) == 0) {
+            data++;
+        }
+        if (n == line) {
+            if (is_block || is_end)
+                snprintf(out, outsz, "block 0x%" PRIx64, pc);
+            else if (in_block) {
+                int term = e + 1 < len && text[e + 1] == '}';
+                if (term)
+                    snprintf(out, outsz, "block 0x%" PRIx64 ", terminator",
+                             pc);
+                else
+                    snprintf(out, outsz, "block 0x%" PRIx64 ", op %lu", pc,
+                             op);
+            } else if (l > 5 && memcmp(s, "data ", 5) == 0)
+                snprintf(out, outsz, "data segment %lu", data - 1);
+            else if (l > 6 && memcmp(s, "entry ", 6) == 0)
+                snprintf(out, outsz, "entry");
+            else if (l > 7 && memcmp(s, "memory ", 7) == 0)
+                snprintf(out, outsz, "memory");
+            return;
+        }
+        if (in_block && !is_block) {
+            if (is_end)
+                in_block = 0;
+            else
+                op++;
+        }
+        n++;
+        i = e + 1;
+    }
+}
+
+/* Copies msg to out with the parser's references to other lines of the
+ * hidden text replaced: "(first defined at line N)" is dropped (the message
+ * names the pc), "set at line N" becomes "set by aotb_program_set_memory"
+ * and "the data at line N" "data segment K". */
+static void relocate_refs(const char *text, size_t len, const char *msg,
+                          size_t mlen, char *out, size_t outsz)
+{
+    static const struct { const char *from, *to; } pats[] = {
+        {" (first defined at line ", ""},
+        {"set at line ", "set by aotb_program_set_memory"},
+        {"the data at line ", NULL},
+    };
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < mlen && o + 1 < outsz;) {
+        size_t k, pl = 0;
+        for (k = 0; k < sizeof pats / sizeof pats[0]; k++) {
+            pl = strlen(pats[k].from);
+            if (i + pl < mlen && memcmp(msg + i, pats[k].from, pl) == 0 &&
+                msg[i + pl] >= '0' && msg[i + pl] <= '9')
+                break;
+        }
+        if (k == sizeof pats / sizeof pats[0]) {
+            out[o++] = msg[i++];
+            out[o] = '\0';
+            continue;
+        }
+        size_t j = i + pl;
+        unsigned long line = 0;
+        while (j < mlen && msg[j] >= '0' && msg[j] <= '9')
+            line = line * 10 + (unsigned long)(msg[j++] - '0');
+        char rep[128];
+        if (pats[k].to) {
+            snprintf(rep, sizeof rep, "%s", pats[k].to);
+            if (pats[k].from[0] == ' ' && j < mlen && msg[j] == ')')
+                j++;                       /* the dropped parenthesis */
+        } else {
+            describe_line(text, len, line, rep, sizeof rep);
+        }
+        int n = snprintf(out + o, outsz - o, "%s", rep);
+        o = n < 0 ? o : o + (size_t)n >= outsz ? outsz - 1 : o + (size_t)n;
+        i = j;
+    }
+}
+
+void bld_program_locate(const char *name, const char *text, size_t len,
+                        const aotb_diag *in, aotb_diag *out)
+{
+    const char *t = diag_text(in);
+    size_t nl = strlen(name);
+    while (*t) {
+        const char *e = strchr(t, '\n');
+        size_t l = e ? (size_t)(e - t) : strlen(t);
+        char where[128];
+        where[0] = '\0';
+        const char *msg = t;
+        size_t mlen = l;
+        if (l > nl + 1 && memcmp(t, name, nl) == 0 && t[nl] == ':') {
+            char *p;
+            unsigned long line = strtoul(t + nl + 1, &p, 10);
+            if (*p == ':') {
+                strtoul(p + 1, &p, 10);
+                static const char tag[] = ": error: ";
+                if (strncmp(p, tag, sizeof tag - 1) == 0) {
+                    describe_line(text, len, line, where, sizeof where);
+                    msg = p + sizeof tag - 1;
+                    mlen = l - (size_t)(msg - t);
+                }
+            }
+        }
+        char fixed[1024];
+        relocate_refs(text, len, msg, mlen, fixed, sizeof fixed);
+        if (where[0])
+            diag_add(out, "%s: %s: error: %s", name, where, fixed);
+        else
+            diag_add(out, "%s", fixed);
+        t += l;
+        if (*t == '\n')
+            t++;
+    }
 }

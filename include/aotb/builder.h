@@ -130,7 +130,10 @@ int aotb_program_add_data(aotb_program *p, uint64_t addr, const void *bytes,
                           size_t len, char **err);
 /* Adds one block.  0, or -1 + *err (bad opcode, memory type, terminator;
  * further checks, such as a shift amount or a duplicate pc, are made when
- * the program is handed to a builder). */
+ * the program is handed to a builder, whose messages then name the place
+ * as "<program>: block 0xPC, op N: error: ..." (ops counted from 0),
+ * "block 0xPC, terminator", or "data segment N" (the N-th
+ * aotb_program_add_data, from 0)). */
 int aotb_program_add_block(aotb_program *p, uint64_t pc, const aotb_op *ops,
                            size_t nops, const aotb_term *term, char **err);
 

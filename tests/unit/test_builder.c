@@ -449,6 +449,105 @@ static void test_program_in_memory(void)
     free(t);
 }
 
+/* aotb_builder_set_program_file: a good file builds; a missing one and a
+ * malformed one fail with the path (and line) in the message, and leave the
+ * program set before in place. */
+static void test_program_file(void)
+{
+    uint64_t k[NB];
+    init_k(k);
+    char *t = chain(k, 30);
+    const char *good = tpath("file.vir"), *bad = tpath("filebad.vir");
+    FILE *f = fopen(good, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(t, f);
+    fclose(f);
+    f = fopen(bad, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("block 0x10 {\n    ret\n}\nblock 0x20 {\n    slli r1, r1, 64\n"
+          "    ret\n}\n", f);
+    fclose(f);
+    aotb_builder *b = NULL;
+    char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(aotb_builder_new(NULL, &b, &err), 0);
+    CU_ASSERT_EQUAL(aotb_builder_set_program_file(b, good, &err), 0);
+    CU_ASSERT_PTR_NULL(err);
+    CU_ASSERT_EQUAL(aotb_builder_set_program_file(b, tpath("nofile.vir"),
+                                                  &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "nofile.vir") &&
+                           strstr(err, "No such file"));
+    aotb_error_free(err);
+    err = NULL;
+    CU_ASSERT_EQUAL(aotb_builder_set_program_file(b, bad, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "filebad.vir:5:"));
+    aotb_error_free(err);
+    err = NULL;
+    /* The failures kept the good program: it builds and runs. */
+    const char *path = tpath("file.aot");
+    CU_ASSERT_EQUAL(aotb_builder_update(b, path, &err), 0);
+    aotb_build_stats s;
+    aotb_builder_stats(b, &s);
+    CU_ASSERT_EQUAL(s.added, 30);
+    CU_ASSERT_EQUAL(run_file(path), ksum(k, 30));
+    aotb_builder_free(b);
+    free(t);
+}
+
+/* 1 if msg has "<program>:" followed by a digit (a line number). */
+static int has_line_number(const char *msg)
+{
+    for (const char *p = msg; p && (p = strstr(p, "<program>:")) != NULL;
+         p++)
+        if (p[10] >= '0' && p[10] <= '9')
+            return 1;
+    return 0;
+}
+
+/* Errors found when an in-memory program is handed to a builder name the
+ * block and op (the caller never saw the program's .vir text, so its line
+ * numbers would mean nothing). */
+static void test_program_errors_located(void)
+{
+    aotb_program *p = NULL;
+    aotb_builder *b = NULL;
+    char *err = NULL;
+    aotb_term ret;
+    memset(&ret, 0, sizeof ret);
+    ret.kind = AOTB_T_RET;
+    aotb_op ops[2] = {{AOTB_OP_ADDI, 1, 1, 0, 0, 0, 1},
+                      {AOTB_OP_SRAI, 2, 1, 0, 0, 0, 70}};
+    CU_ASSERT_EQUAL_FATAL(aotb_program_new(&p, &err), 0);
+    CU_ASSERT_EQUAL(aotb_program_add_block(p, 0x40, NULL, 0, &ret, &err), 0);
+    CU_ASSERT_EQUAL(aotb_program_add_block(p, 0x80, ops, 2, &ret, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(aotb_builder_new(NULL, &b, &err), 0);
+    CU_ASSERT_EQUAL(aotb_builder_set_program(b, p, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "block 0x80, op 1: error: "));
+    CU_ASSERT_FALSE(has_line_number(err));
+    aotb_error_free(err);
+    aotb_program_free(p);
+
+    /* A duplicate pc, a data segment outside memory, overlapping ones. */
+    CU_ASSERT_EQUAL_FATAL(aotb_program_new(&p, &err), 0);
+    CU_ASSERT_EQUAL(aotb_program_set_memory(p, 0x1000, &err), 0);
+    uint8_t bytes[8] = {0};
+    CU_ASSERT_EQUAL(aotb_program_add_data(p, 0x10, bytes, 8, &err), 0);
+    CU_ASSERT_EQUAL(aotb_program_add_data(p, 0xffc, bytes, 8, &err), 0);
+    CU_ASSERT_EQUAL(aotb_program_add_data(p, 0x14, bytes, 4, &err), 0);
+    CU_ASSERT_EQUAL(aotb_program_add_block(p, 0x40, NULL, 0, &ret, &err), 0);
+    CU_ASSERT_EQUAL(aotb_program_add_block(p, 0x50, ops, 1, &ret, &err), 0);
+    CU_ASSERT_EQUAL(aotb_program_add_block(p, 0x40, ops, 1, &ret, &err), 0);
+    CU_ASSERT_EQUAL(aotb_builder_set_program(b, p, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "data segment 1: error: "));
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "block 0x40: error: duplicate"));
+    CU_ASSERT_FALSE(has_line_number(err));
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "data segment 2: error: data "
+                                         "overlaps data segment 0"));
+    CU_ASSERT_PTR_NULL(err ? strstr(err, "line") : NULL);
+    aotb_error_free(err);
+    aotb_program_free(p);
+    aotb_builder_free(b);
+}
+
 /* ---- verification and compaction ----------------------------------------- */
 
 /* Recomputes .aotb.sums (section checksums and root) after an edit. */
@@ -601,6 +700,9 @@ static CU_TestInfo tests[] = {
      test_fingerprint_and_deps},
     {"-j 1 and -j 8 give identical bytes", test_jobs_identical},
     {"in-memory programs", test_program_in_memory},
+    {"programs from .vir files", test_program_file},
+    {"in-memory program errors name block and op",
+     test_program_errors_located},
     {"incremental vs full verification", test_verify_incremental},
     {"compaction of a fragmented image", test_compact},
     CU_TEST_INFO_NULL};
