@@ -1,5 +1,6 @@
 #!/bin/sh
-# valgrind.sh (make check-valgrind): every CLI path on small programs under
+# valgrind.sh (make check-valgrind): every CLI path (build, diff, verify
+# --full and compact included) on small programs under
 # valgrind --leak-check=full; any memory error or leak (definite, indirect
 # or possible) fails.  valgrind's own error exit code is 99 so that it is
 # told apart from aotb's exit 1 for bad input, which some cases expect.
@@ -55,6 +56,21 @@ if "$AOTB" build --help >/dev/null 2>&1; then
     sed -i 's/addi r1, r1, 9$/addi r1, r1, 90/' "$W/chain.vir"
     vg "build (incremental)" 0 build "$W/chain.vir" -o "$W/chain.aot" -j 2 --stats
     vg "run (built image)" 0 run "$W/chain.aot"
+    vg "build --fold (fingerprint change)" 0 build "$W/chain.vir" -o "$W/chain.aot" --fold 4 --json
+    sed -i 's/addi r1, r1, 11$/addi r1, r1, 110/' "$W/chain.vir"
+    vg "build --fold (dependency)" 0 build "$W/chain.vir" -o "$W/chain.aot" --fold 4 --stats
+    vg "build --full --no-preserve-unchanged" 0 build "$W/chain.vir" -o "$W/chain.aot" --full --no-preserve-unchanged
+    vg "build (parse errors)" 1 build "$W/bad.vir" -o "$W/chain.aot"
+    vg "build (damaged image)" 1 build "$W/chain.vir" -o "$W/trunc.aot"
+    cp "$W/chain.vir" "$W/chain2.vir"
+    sed -i 's/addi r1, r1, 13$/addi r1, r1, 130/' "$W/chain2.vir"
+    vg "diff OLD.aot PROG.vir" 0 diff "$W/chain.aot" "$W/chain2.vir"
+    vg "diff --json OLD.vir NEW.vir" 0 diff --json "$W/chain.vir" "$W/chain2.vir"
+    vg "diff --dot --fold" 0 diff --dot --fold 4 "$W/chain.aot" "$W/chain2.vir"
+    vg "diff (damaged image)" 1 diff "$W/trunc.aot" "$W/chain2.vir"
+    vg "verify --full" 0 verify --full "$W/chain.aot"
+    vg "compact -o" 0 compact "$W/chain.aot" -o "$W/compact.aot"
+    vg "compact (damaged image)" 1 compact "$W/trunc.aot" -o "$W/compact2.aot"
 fi
 echo "# $N CLI runs under valgrind"
 t_done
