@@ -38,8 +38,14 @@ static const char *why_name(int w)
     }
 }
 
+/* OLD is read as an image when it starts with the ELF magic or its name
+ * ends in ".aot" (so a damaged or empty image is reported as an image, not
+ * as a program without blocks). */
 static int is_image(const char *path)
 {
+    size_t pl = strlen(path);
+    if (pl >= 4 && strcmp(path + pl - 4, ".aot") == 0)
+        return 1;
     FILE *f = fopen(path, "rb");
     char m[4] = {0};
     if (!f)

@@ -84,6 +84,9 @@ cmp -s "$W/p.aot" "$W/keep.aot" && ok "the old image survives a failed build" ||
 ls "$W" | grep -q '\.tmp' && not_ok "no temporary files left" "$(ls "$W")" || ok "no temporary files left"
 printf 'garbage' > "$W/g.aot"
 expect_err "a damaged image is refused" "g.aot" "$AOTB" build "$W/q.vir" -o "$W/g.aot"
+expect_err "diff: a damaged image is reported as an image" "^[^:]*g\.aot: .*(truncated|ELF)" "$AOTB" diff "$W/g.aot" "$W/q.vir"
+: > "$W/empty.aot"
+expect_err "diff: an empty image is reported as an image" "empty\.aot: truncated" "$AOTB" diff "$W/empty.aot" "$W/q.vir"
 expect_rc "usage error without -o" 2 "$AOTB" build "$W/q.vir"
 
 # Compaction: runs identically and is no larger.
