@@ -67,7 +67,8 @@ const cli_command cli_commands[] = {
      "compile a program into an image, incrementally when it exists",
      "  -o FILE               the image to write (updated in place, atomically)\n"
      "  -j N                  compile on N threads [all cores]\n"
-     "  --full                ignore the existing image: rebuild everything\n"
+     "  --full                ignore the existing image (even a damaged one):\n"
+     "                        rebuild everything\n"
      "  --no-detect-changes   treat every block as changed\n"
      "  --no-preserve-unchanged\n"
      "                        recompile unchanged blocks instead of copying\n"

@@ -457,6 +457,12 @@ int aotb_builder_update(aotb_builder *b, const char *path, char **err)
     if (fd < 0)
         return give_err(&d, err);
     int rc = load_old(b, path, &d);
+    if (rc != 0 && !b->cfg.enabled) {
+        /* A full rebuild takes nothing from the old image: a damaged or
+         * unsupported one is replaced (every block is then Added). */
+        diag_clear(&d);
+        rc = 0;
+    }
     if (rc == 0)
         rc = detect(b, &d);
     if (rc == 0)

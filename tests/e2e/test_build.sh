@@ -84,6 +84,12 @@ cmp -s "$W/p.aot" "$W/keep.aot" && ok "the old image survives a failed build" ||
 ls "$W" | grep -q '\.tmp' && not_ok "no temporary files left" "$(ls "$W")" || ok "no temporary files left"
 printf 'garbage' > "$W/g.aot"
 expect_err "a damaged image is refused" "g.aot" "$AOTB" build "$W/q.vir" -o "$W/g.aot"
+cp "$W/g.aot" "$W/g0.aot"
+build "$W/q.vir" -o "$W/g.aot" --full && [ "$(field added)" = 3000 ] && [ "$(field compiled)" = 3000 ] &&
+    "$AOTB" verify "$W/g.aot" >/dev/null 2>&1 && ok "--full replaces a damaged image" ||
+    not_ok "--full replaces a damaged image" "$(cat "$W/out" "$W/err")"
+same_run "the image that replaced a damaged one runs like the interpreter" "$W/g.aot" "$W/q.vir"
+cp "$W/g0.aot" "$W/g.aot"
 expect_err "diff: a damaged image is reported as an image" "^[^:]*g\.aot: .*(truncated|ELF)" "$AOTB" diff "$W/g.aot" "$W/q.vir"
 : > "$W/empty.aot"
 expect_err "diff: an empty image is reported as an image" "empty\.aot: truncated" "$AOTB" diff "$W/empty.aot" "$W/q.vir"

@@ -303,6 +303,27 @@ static void test_steps_and_errors(void)
     void *after = read_file(bad, &len);
     CU_ASSERT(len == 12 && memcmp(after, "\177ELF garbage", 12) == 0);
     free(after);
+    /* With enabled off (a full rebuild) the damaged image is replaced. */
+    aotb_build_config off;
+    aotb_build_config_init(&off);
+    off.enabled = 0;
+    aotb_builder *fb = NULL;
+    CU_ASSERT_EQUAL_FATAL(aotb_builder_new(&off, &fb, &err), 0);
+    CU_ASSERT_EQUAL(aotb_builder_set_program_text(fb, "t.vir", t, strlen(t),
+                                                  &err), 0);
+    CU_ASSERT_EQUAL(aotb_builder_update(fb, bad, &err), 0);
+    aotb_builder_stats(fb, &s);
+    CU_ASSERT_EQUAL(s.added, 20);
+    CU_ASSERT_EQUAL(s.compiled, 20);
+    CU_ASSERT_EQUAL(run_file(bad), ksum(k, 20));
+    aotb_builder_free(fb);
+    /* but an explicit load of a damaged image is still an error. */
+    f = fopen(bad, "wb");
+    fputs("\177ELF garbage", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(aotb_builder_load_image(b, bad, &err), -1);
+    aotb_error_free(err);
+    err = NULL;
     /* Saving into a missing directory fails cleanly. */
     CU_ASSERT_EQUAL(aotb_builder_save(b, tpath("no/such/dir.aot"), &err), -1);
     CU_ASSERT_PTR_NOT_NULL(err);
