@@ -3,9 +3,11 @@
  * layout (img_compact) and writes it atomically under the target's lock.
  * The result is never larger than the input: if recompressing would not
  * help, the input's bytes are kept. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "image.h"
@@ -54,6 +56,15 @@ int cmd_compact(int argc, char **argv)
     img_image img;
     buf res = {0};
     int rc = EXIT_BADINPUT, parsed = 0;
+    /* A missing input fails before the lock, which would leave an
+     * OUT.lock behind for an image that does not exist. */
+    struct stat sb;
+    if (stat(in, &sb) != 0) {
+        diag_add(&d, "%s: cannot open: %s", in, strerror(errno));
+        cli_print_diag(&d);
+        diag_free(&d);
+        return EXIT_BADINPUT;
+    }
     int fd = file_lock(out, 60000, &d);
     if (fd < 0)
         goto done;

@@ -102,6 +102,9 @@ expect_rc "compact" 0 "$AOTB" compact "$W/c.aot" -o "$W/c2.aot"
 [ "$(wc -c < "$W/c2.aot")" -le "$(wc -c < "$W/c0.aot")" ] && ok "compacted image is no larger" || not_ok "compacted image is no larger"
 same_run "compacted image runs like the interpreter" "$W/c2.aot" "$W/q.vir"
 expect_rc "compacted image verifies" 0 "$AOTB" verify "$W/c2.aot"
+expect_err "compact of a missing image" "nosuch\.aot: cannot open" "$AOTB" compact "$W/nosuch.aot"
+[ ! -e "$W/nosuch.aot.lock" ] && [ ! -e "$W/nosuch.aot" ] && ok "compact of a missing image creates nothing" ||
+    not_ok "compact of a missing image creates nothing" "$(ls "$W" | grep nosuch)"
 
 # The Ninja path: same program, same image; the relink reuses chunks.
 if command -v ninja >/dev/null 2>&1; then
