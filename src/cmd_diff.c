@@ -214,8 +214,15 @@ static void print_dot(const diffset *ds, const ir_program *p)
         const aotb_block_change *c = &ds->v[i];
         static const char *const fill[] = {"white", "palegreen", "orange",
                                            "lightcoral"};
-        printf("  b%" PRIx64 " [label=\"0x%" PRIx64 "\\n%s\", fillcolor=%s%s];\n",
-               c->pc, c->pc, kind_name(c->kind), fill[c->kind & 3],
+        /* Modified for another reason than its own IR: say why, and a
+         * lighter colour for a block recompiled because of a folded one. */
+        const char *why = c->kind == AOTB_MODIFIED && c->why != AOTB_WHY_IR
+                          ? why_name(c->why) : NULL;
+        printf("  b%" PRIx64 " [label=\"0x%" PRIx64 "\\n%s%s%s%s\", "
+               "fillcolor=%s%s];\n",
+               c->pc, c->pc, kind_name(c->kind), why ? "\\n(" : "",
+               why ? why : "", why ? ")" : "",
+               c->why == AOTB_WHY_DEPENDENCY ? "gold" : fill[c->kind & 3],
                c->kind == AOTB_REMOVED ? ", style=\"filled,dashed\"" : "");
     }
     for (size_t i = 0; i < p->nblocks; i++) {

@@ -52,7 +52,7 @@ grep -q '^0x0000000000006dc0 modified$' "$W/diff.txt" && tail -n 1 "$W/diff.txt"
 head -n 1 "$W/g.dot" | grep -q '^digraph' && grep -q 'b6dc0 \[label="0x6dc0\\nmodified", fillcolor=orange' "$W/g.dot" &&
     grep -q 'b6dc0 -> b6dd0' "$W/g.dot" && ok "diff --dot colours the modified block" || not_ok "diff --dot colours the modified block" "$(grep 6dc0 "$W/g.dot")"
 if command -v dot >/dev/null 2>&1; then
-    dot -Tpng "$W/g.dot" -o "$W/g.png" && ok "graphviz renders the diff" || not_ok "graphviz renders the diff"
+    dot -Tpng "$W/g.dot" -o "$W/g.png" 2>"$W/dot.err" && [ -s "$W/g.png" ] && ok "graphviz renders the diff" || not_ok "graphviz renders the diff" "$(head -3 "$W/dot.err")"
 fi
 build "$W/q.vir" -o "$W/p.aot" && [ "$(field compiled)" = 1 ] && [ "$(field modified)" = 1 ] &&
     ok "after one edit, one block compiled" || not_ok "after one edit, one block compiled" "$(cat "$W/out" "$W/err")"
@@ -71,6 +71,10 @@ build "$W/q.vir" -o "$W/p.aot" --fold 4 && [ "$(field modified)" = 3000 ] &&
     ok "another --fold is another fingerprint: all modified" || not_ok "another --fold is another fingerprint: all modified" "$(cat "$W/out")"
 same_run "a folded image runs like the interpreter" "$W/p.aot" "$W/q.vir"
 sed 's/^    addi r1, r1, 2001$/    addi r1, r1, 9/' "$W/q.vir" > "$W/r.vir"
+"$AOTB" diff --dot --fold 4 "$W/p.aot" "$W/r.vir" > "$W/dep.dot"
+grep -q '^  b[0-9a-f]* \[label="0x[0-9a-f]*\\nmodified\\n(dependency)", fillcolor=gold\];$' "$W/dep.dot" &&
+    [ "$(grep -c 'nmodified", fillcolor=orange' "$W/dep.dot")" = 1 ] &&
+    ok "diff --dot marks a dependency-modified block" || not_ok "diff --dot marks a dependency-modified block" "$(grep modified "$W/dep.dot" | head -3)"
 build "$W/r.vir" -o "$W/p.aot" --fold 4 && [ "$(field modified)" -gt 1 ] && [ "$(field modified_dependency)" -ge 1 ] &&
     [ "$(field compiled)" = "$(field modified)" ] &&
     ok "blocks that folded the edited block are recompiled (dependency)" || not_ok "blocks that folded the edited block are recompiled (dependency)" "$(cat "$W/out")"
