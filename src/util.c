@@ -295,6 +295,12 @@ int file_write_atomic(const char *path, const void *data, size_t len,
     return write_atomic(path, data, len, 1, d);
 }
 
+int file_write_cache(const char *path, const void *data, size_t len,
+                     aotb_diag *d)
+{
+    return write_atomic(path, data, len, 0, d);
+}
+
 int file_write_if_changed(const char *path, const void *data, size_t len,
                           aotb_diag *d)
 {

@@ -98,6 +98,12 @@ int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d);
 int file_write_atomic(const char *path, const void *data, size_t len,
                       aotb_diag *d);
 
+/* file_write_atomic without the fsync, for caches that are checked when
+ * read (a stale or lost one costs work, never a wrong result): the file
+ * still appears whole or not at all. */
+int file_write_cache(const char *path, const void *data, size_t len,
+                     aotb_diag *d);
+
 /* Like file_write_atomic (without the fsync: for build intermediates that a
  * build tool can recreate), but when path already holds exactly these bytes
  * it is left alone (mtime kept).  Returns 1 if written, 0 if unchanged, -1 on
