@@ -45,10 +45,52 @@ void gen_write_make(const gen_options *o, const gen_paths *p,
     }
     buf_printf(b, "\n\n.PHONY: incremental aot-image\n"
                   "incremental aot-image: $(AOT_IMAGE)\n\n"
-                  "# aot.cflags changes only when the compile options do\n"
-                  "$(AOT_DIR)/obj/%%.o: $(AOT_DIR)/blocks/%%.vir $(AOTB) $(AOT_DIR)/aot.cflags\n"
-                  "\t$(AOTB) compile $(AOT_CFLAGS) $< -o $@ --depfile $@.d && touch $@\n\n"
-                  "# a removed block's file, still named by the depfile of a block\n"
+                  "# aot.cflags changes only when the compile options do\n");
+    unsigned k = o->batch ? o->batch : 1;
+    if (k == 1) {
+        buf_printf(b, "$(AOT_DIR)/obj/%%.o: $(AOT_DIR)/blocks/%%.vir $(AOTB) $(AOT_DIR)/aot.cflags\n"
+                      "\t$(AOTB) compile $(AOT_CFLAGS) $< -o $@ --depfile $@.d && touch $@\n\n"
+                      "AOT_DEPS := $(AOT_OBJS:=.d)\n\n");
+    } else {
+        /* The batches of build.ninja as grouped targets (GNU Make 4.3):
+         * one recipe makes all of a batch's objects (aotb compile --batch
+         * rewrites only those whose block changed; touch tells Make they
+         * are up to date), its depfile named after its first object. */
+        buf_printf(b, "AOT_DEPS :=");
+        for (size_t i = 0; i < prog->nblocks; i += k) {
+            char name[17];
+            gen_block_name(prog->blocks[prog->by_pc[i]].pc, name);
+            buf_printf(b, " \\\n    $(AOT_DIR)/obj/%s.batch.d", name);
+        }
+        buf_printf(b, "\n\n");
+        for (size_t i = 0; i < prog->nblocks; i += k) {
+            size_t end = i + k < prog->nblocks ? i + k : prog->nblocks;
+            char first[17];
+            gen_block_name(prog->blocks[prog->by_pc[i]].pc, first);
+            for (int pass = 0; pass < 4; pass++) {
+                if (pass == 1)
+                    buf_printf(b, " &:");
+                if (pass == 2)
+                    buf_printf(b, " $(AOTB) $(AOT_DIR)/aot.cflags\n"
+                                  "\t$(AOTB) compile $(AOT_CFLAGS) --batch -d "
+                                  "$(AOT_DIR)/obj --depfile "
+                                  "$(AOT_DIR)/obj/%s.batch.d", first);
+                if (pass == 3)
+                    buf_printf(b, " && touch");
+                for (size_t j = i; j < end; j++) {
+                    char name[17];
+                    gen_block_name(prog->blocks[prog->by_pc[j]].pc, name);
+                    const char *sep = pass == 0 && j == i ? "" : " ";
+                    if (pass == 0 || pass == 3)
+                        buf_printf(b, "%s$(AOT_DIR)/obj/%s.o", sep, name);
+                    else
+                        buf_printf(b, "%s$(AOT_DIR)/blocks/%s.vir", sep, name);
+                }
+            }
+            buf_printf(b, "\n\n");
+        }
+    }
+    buf_printf(b, "# a removed block's file, still named by the depfile of a block\n"
                   "# that folded it: nothing to make, and that block recompiles\n"
                   "$(AOT_DIR)/blocks/%%.vir: ;\n\n"
                   "$(AOT_DIR)/obj/meta.o: $(AOT_DIR)/meta.vir $(AOTB) $(AOT_DIR)/aot.cflags\n"
@@ -65,7 +107,7 @@ void gen_write_make(const gen_options *o, const gen_paths *p,
         buf_printf(b, " --batch %u", o->batch);
     if (o->fold)
         buf_printf(b, " --fold %u", o->fold);
-    buf_printf(b, " && touch $@\n\n-include $(AOT_OBJS:=.d)\n");
+    buf_printf(b, " && touch $@\n\n-include $(AOT_DEPS)\n");
 }
 
 void gen_write_make_rsp(const gen_paths *p, const ir_program *prog, buf *b)

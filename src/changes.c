@@ -114,6 +114,10 @@ void changes_print(const change_set *c, int json, FILE *out)
 {
     const change_stats *s = &c->stats;
     if (!json) {
+        /* One line per block, as aotb diff prints them, then the totals. */
+        for (size_t i = 0; i < c->n; i++)
+            fprintf(out, "0x%016llx %s\n", (unsigned long long)c->items[i].pc,
+                    change_kind_name(c->items[i].kind));
         fprintf(out, "added %zu, modified %zu, removed %zu, unchanged %zu\n",
                 s->added, s->modified, s->removed, s->unchanged);
         return;

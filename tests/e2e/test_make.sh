@@ -123,4 +123,30 @@ n=$(grep -c ' compile .*aot/blocks/[0-9a-f]\{16\}\.vir ' "$F/log")
 cmp -s "$F/want" "$F/got" && ok "make: image after an option change runs like the interpreter" ||
     not_ok "make: image after an option change runs like the interpreter"
 make -C "$F" incremental 2>&1 | grep -q 'Nothing to be done' && ok "make: then nothing to do" || not_ok "make: then nothing to do"
+# --batch through Make: the batches of build.ninja as grouped targets.  40
+# blocks in batches of 8 (first blocks 0x1000, 0x1080, 0x1100, 0x1180,
+# 0x1200); block 17 (pc 0x1100, "addi r1, r1, 17") edited: one batch recipe
+# runs, the one that starts at 0x1100, and only that block's object changes.
+BT="$T_TMP/batch"; mkdir -p "$BT"
+sh "$HERE/genprog.sh" 40 > "$BT/prog.vir"
+printf 'all: incremental\ninclude aot/aot.mk\n' > "$BT/Makefile"
+(cd "$BT" && "$AOTB" gen prog.vir -o aot --make --root . --batch 8 >/dev/null)
+make -C "$BT" incremental >"$BT/log" 2>&1; rc=$?
+n=$(grep -c ' compile .*--batch ' "$BT/log")
+[ "$rc" = 0 ] && [ "$n" = 5 ] && ok "make --batch 8: 40 blocks in 5 batch recipes" ||
+    not_ok "make --batch 8: 40 blocks in 5 batch recipes" "make exit $rc, $n batch recipes" "$(tail -3 "$BT/log")"
+"$AOTB" interp "$BT/prog.vir" >"$BT/want" 2>&1; "$AOTB" run "$BT/aot/prog.aot" >"$BT/got" 2>&1
+cmp -s "$BT/want" "$BT/got" && ok "make --batch: image runs like the interpreter" || not_ok "make --batch: image runs like the interpreter"
+make -C "$BT" incremental 2>&1 | grep -q 'Nothing to be done' && ok "make --batch: then nothing to do" || not_ok "make --batch: then nothing to do"
+(cd "$BT/aot/obj" && md5sum *.o) > "$BT/before"
+sed -i 's/addi r1, r1, 17$/addi r1, r1, 1700/' "$BT/prog.vir"
+make -C "$BT" incremental >"$BT/log" 2>&1; rc=$?
+ran=$(sed -n 's|.* --depfile aot/obj/\([0-9a-f]\{16\}\)\.batch\.d .*|\1|p' "$BT/log" | tr '\n' ' ')
+(cd "$BT/aot/obj" && md5sum *.o) > "$BT/after"
+changed=$(diff "$BT/before" "$BT/after" | sed -n 's/^> [0-9a-f]*  //p' | tr '\n' ' ')
+[ "$rc" = 0 ] && [ "$ran" = "0000000000001100 " ] && [ "$changed" = "0000000000001100.o " ] &&
+    ok "make --batch: one edited block reruns its batch and rewrites only its object" ||
+    not_ok "make --batch: one edited block reruns its batch and rewrites only its object" "batches: $ran" "objects changed: $changed"
+"$AOTB" interp "$BT/prog.vir" >"$BT/want" 2>&1; "$AOTB" run "$BT/aot/prog.aot" >"$BT/got" 2>&1
+cmp -s "$BT/want" "$BT/got" && ok "make --batch: edited image runs like the interpreter" || not_ok "make --batch: edited image runs like the interpreter"
 t_done

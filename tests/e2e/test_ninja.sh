@@ -50,6 +50,16 @@ grep -q '^{"added":0,"modified":0,"removed":0,"unchanged":200,"blocks":\[{"pc":"
 
 before=$("$AOTB" run "$W/aot/prog.aot" 2>&1)
 sed -i 's/addi r1, r1, 57$/addi r1, r1, 1057/' "$P"
+# gen --stats on a copy: block 57 (pc 0x1000 + 16 * 56 = 0x1380) is the one
+# modified, the other 199 unchanged, one line each, then the totals.
+cp -r "$W/aot" "$W/aot-stats"
+(cd "$W" && "$AOTB" gen prog.vir -o aot-stats --stats) >"$W/stats.out" 2>&1
+[ "$(grep -c '^0x[0-9a-f]\{16\} unchanged$' "$W/stats.out")" = 199 ] &&
+    grep -q '^0x0000000000001380 modified$' "$W/stats.out" &&
+    [ "$(tail -1 "$W/stats.out")" = "added 0, modified 1, removed 0, unchanged 199" ] &&
+    ok "gen --stats names the modified block and counts the rest" ||
+    not_ok "gen --stats names the modified block and counts the rest" "$(grep -v unchanged "$W/stats.out")"
+rm -rf "$W/aot-stats"
 ninja -C "$W/aot" -n -d explain aot-image >"$W/explain.log" 2>&1
 grep -q 'build.ninja older than most recent input' "$W/explain.log" &&
     ok "ninja -d explain: the program is newer than build.ninja" || not_ok "ninja -d explain: the program is newer than build.ninja" "$(head "$W/explain.log")"
