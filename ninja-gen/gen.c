@@ -96,21 +96,29 @@ static void paths_free(gen_paths *p)
 
 static int paths_make(const gen_options *o, gen_paths *p, aotb_diag *d)
 {
-    char real[PATH_MAX];
+    char real[PATH_MAX], root[PATH_MAX];
+    int errors = d->count;
     memset(p, 0, sizeof *p);
-    if (file_mkdirs(o->outdir, d) != 0)
+    /* Everything that can be wrong with the arguments is found before the
+     * output directory is created: a refused run leaves nothing behind. */
+    p->prog = abs_path(o->prog, d);
+    if (o->image)
+        p->image = abs_path(o->image, d);
+    if (o->root && !realpath(o->root, root))
+        diag_add(d, "%s: %s", o->root, strerror(errno));
+    if (d->count > errors || file_mkdirs(o->outdir, d) != 0) {
+        paths_free(p);
         return -1;
+    }
     if (!realpath(o->outdir, real)) {
         diag_add(d, "%s: %s", o->outdir, strerror(errno));
+        paths_free(p);
         return -1;
     }
     p->outdir = xstrdup(real);
-    p->prog = abs_path(o->prog, d);
     p->blocks = path_join(real, "blocks");
     p->obj = path_join(real, "obj");
-    if (o->image) {
-        p->image = abs_path(o->image, d);
-    } else {
+    if (!o->image) {
         const char *base = strrchr(o->prog, '/');
         base = base ? base + 1 : o->prog;
         size_t n = strlen(base);
@@ -130,12 +138,7 @@ static int paths_make(const gen_options *o, gen_paths *p, aotb_diag *d)
         paths_free(p);
         return -1;
     }
-    if (o->root && !realpath(o->root, real)) {
-        diag_add(d, "%s: %s", o->root, strerror(errno));
-        paths_free(p);
-        return -1;
-    }
-    p->root = xstrdup(o->root ? real : p->outdir);
+    p->root = xstrdup(o->root ? root : p->outdir);
     if (p->root) {
         p->r_prog = gen_relpath(p->root, p->prog);
         p->r_outdir = gen_relpath(p->root, p->outdir);

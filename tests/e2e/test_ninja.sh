@@ -242,4 +242,20 @@ NINJA_STATUS='[ran] ' ninja -C "$S/w/aot" aot-image >"$S/log" 2>&1
 n=$(grep -Ec '^\[ran\] AOTB obj/[0-9a-f]{16}\.o$' "$S/log")
 [ "$n" = 6 ] && ok "a newer aotb binary (path with a space) recompiles every block" ||
     not_ok "a newer aotb binary (path with a space) recompiles every block" "$(cat "$S/log")"
+# a refused gen (bad --image directory, bad --root, a malformed program)
+# exits 1 with a message naming the culprit and creates nothing
+R="$T_TMP/refused"; mkdir -p "$R"
+sh "$HERE/genprog.sh" 3 > "$R/prog.vir"
+printf 'block 0 {\n  bogus\n}\n' > "$R/bad.vir"
+for args in "prog.vir -o out1 --image $R/nonexist/x.aot" "prog.vir -o out2 --root $R/nonexist" \
+            "bad.vir -o out3"; do
+    # shellcheck disable=SC2086
+    (cd "$R" && "$AOTB" gen $args) >"$R/log" 2>&1; rc=$?
+    out=$(echo "$args" | sed 's/.* -o \(out[0-9]\).*/\1/')
+    if [ "$rc" = 1 ] && [ ! -e "$R/$out" ] && grep -q 'nonexist\|bad.vir:2:3: error' "$R/log"; then
+        ok "gen $args: refused, nothing created"
+    else
+        not_ok "gen $args: refused, nothing created" "exit $rc" "$(ls "$R")" "$(cat "$R/log")"
+    fi
+done
 t_done
