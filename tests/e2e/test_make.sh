@@ -149,4 +149,16 @@ changed=$(diff "$BT/before" "$BT/after" | sed -n 's/^> [0-9a-f]*  //p' | tr '\n'
     not_ok "make --batch: one edited block reruns its batch and rewrites only its object" "batches: $ran" "objects changed: $changed"
 "$AOTB" interp "$BT/prog.vir" >"$BT/want" 2>&1; "$AOTB" run "$BT/aot/prog.aot" >"$BT/got" 2>&1
 cmp -s "$BT/want" "$BT/got" && ok "make --batch: edited image runs like the interpreter" || not_ok "make --batch: edited image runs like the interpreter"
+# from a clean tree: the Makefile of aotb(1) creates the fragment itself
+C="$T_TMP/clean"; mkdir -p "$C/guest"
+sh "$HERE/genprog.sh" 5 > "$C/guest/prog.vir"
+printf '%s\n' 'AOTB ?= aotb' 'all: incremental' 'ifeq ($(wildcard out/aot/aot.mk),)' \
+    'out/aot/aot.mk:' '	$(AOTB) gen guest/prog.vir -o out/aot --root . --make' 'endif' \
+    'include out/aot/aot.mk' > "$C/Makefile"
+make -C "$C" AOTB="$AOTB" >"$C/log" 2>&1; rc=$?
+"$AOTB" interp "$C/guest/prog.vir" >"$C/want" 2>&1; "$AOTB" run "$C/out/aot/prog.aot" >"$C/got" 2>&1
+[ "$rc" = 0 ] && cmp -s "$C/want" "$C/got" && ok "make from a clean tree generates, builds and runs like the interpreter" ||
+    not_ok "make from a clean tree generates, builds and runs like the interpreter" "make exit $rc" "$(tail -3 "$C/log")"
+make -C "$C" AOTB="$AOTB" 2>&1 | grep -q 'Nothing to be done' && ok "make from a clean tree: then nothing to do" ||
+    not_ok "make from a clean tree: then nothing to do"
 t_done
