@@ -190,6 +190,12 @@ void img_free(img_image *img);
 int img_chunk_decompress(const img_image *img, uint32_t i, uint8_t **out,
                          aotb_diag *d);
 
+/* Checks block b's code in its decompressed chunk against the index's
+ * XXH3-128; 0, or -1 + "NAME: block 0xPC (chunk C): code checksum
+ * mismatch". */
+int img_check_block_sum(const img_image *img, uint32_t b,
+                        const uint8_t *chunk, aotb_diag *d);
+
 /* Rebuilds block b's cg_code (code copied from the decompressed chunk,
  * relocations translated back to kind + target) after checking its code
  * checksum. */

@@ -803,13 +803,8 @@ int img_block_obj(const img_image *img, uint32_t b, const uint8_t *chunk,
     out->hash = x->hash;
     out->code_len = x->size;
     if (chunk) {
-        uint8_t sum[IMG_SUM_SIZE];
-        img_sum(chunk + x->offset, x->size, sum);
-        if (memcmp(sum, x->sum, IMG_SUM_SIZE) != 0) {
-            diag_add(d, "%s: block 0x%" PRIx64 " (chunk %" PRIu32 "): code "
-                        "checksum mismatch", img->name, x->pc, x->chunk);
+        if (img_check_block_sum(img, b, chunk, d) != 0)
             return -1;
-        }
         out->code = malloc(x->size ? x->size : 1);
         if (!out->code)
             goto oom;

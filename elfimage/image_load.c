@@ -25,25 +25,51 @@ void img_host_fingerprint(char *out, size_t size)
     cg_fingerprint(&o, out, size);
 }
 
+/* Chunk i's ch->size bytes into dst, with context z (NULL: a new one). */
+static int decompress_into(const img_image *img, uint32_t i, ZSTD_DCtx *z,
+                           uint8_t *dst, aotb_diag *d)
+{
+    const img_chunk *ch = &img->chunks[i];
+    size_t n = z ? ZSTD_decompressDCtx(z, dst, ch->size, ch->zframe, ch->zsize)
+                 : ZSTD_decompress(dst, ch->size, ch->zframe, ch->zsize);
+    if (ZSTD_isError(n) || n != ch->size) {
+        diag_add(d, "%s: section %" PRIu32 " (.text.aotb.%" PRIu32 "): "
+                    "decompression failed: %s", img->name, ch->shndx, i,
+                 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+        return -1;
+    }
+    return 0;
+}
+
 int img_chunk_decompress(const img_image *img, uint32_t i, uint8_t **out,
                          aotb_diag *d)
 {
     const img_chunk *ch = &img->chunks[i];
     *out = NULL;
-    uint8_t *p = malloc(ch->size);
+    uint8_t *p = malloc(ch->size ? ch->size : 1);
     if (!p) {
         diag_add(d, "%s: chunk %" PRIu32 ": out of memory", img->name, i);
         return -1;
     }
-    size_t n = ZSTD_decompress(p, ch->size, ch->zframe, ch->zsize);
-    if (ZSTD_isError(n) || n != ch->size) {
-        diag_add(d, "%s: section %" PRIu32 " (.text.aotb.%" PRIu32 "): "
-                    "decompression failed: %s", img->name, ch->shndx, i,
-                 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+    if (decompress_into(img, i, NULL, p, d) != 0) {
         free(p);
         return -1;
     }
     *out = p;
+    return 0;
+}
+
+int img_check_block_sum(const img_image *img, uint32_t bi,
+                        const uint8_t *chunk, aotb_diag *d)
+{
+    const img_block *b = &img->blocks[bi];
+    uint8_t sum[IMG_SUM_SIZE];
+    img_sum(chunk + b->offset, b->size, sum);
+    if (memcmp(sum, b->sum, IMG_SUM_SIZE) != 0) {
+        diag_add(d, "%s: block 0x%" PRIx64 " (chunk %" PRIu32 "): code "
+                    "checksum mismatch", img->name, b->pc, b->chunk);
+        return -1;
+    }
     return 0;
 }
 
@@ -87,13 +113,8 @@ int img_block_code(const img_image *img, uint32_t bi, const uint8_t *chunk,
     const img_chunk *ch = &img->chunks[b->chunk];
     memset(out, 0, sizeof *out);
     out->pc = b->pc;
-    uint8_t sum[IMG_SUM_SIZE];
-    img_sum(chunk + b->offset, b->size, sum);
-    if (memcmp(sum, b->sum, IMG_SUM_SIZE) != 0) {
-        diag_add(d, "%s: block 0x%" PRIx64 " (chunk %" PRIu32 "): code "
-                    "checksum mismatch", img->name, b->pc, b->chunk);
+    if (img_check_block_sum(img, bi, chunk, d) != 0)
         return -1;
-    }
     buf_append(&out->code, chunk + b->offset, b->size);
     if (out->code.oom ||
         translate(img, ch->rela + (size_t)b->reloc_first * 24, b->reloc_count,
@@ -309,23 +330,11 @@ static int load_chunk(const img_image *img, uint32_t c, codemap *m,
         return -1;
     }
     uint8_t *dst = codemap_block_dst(m, ch->first_block);
-    size_t n = ZSTD_decompressDCtx(z, dst, ch->size, ch->zframe, ch->zsize);
-    if (ZSTD_isError(n) || n != ch->size) {
-        diag_add(d, "%s: section %" PRIu32 " (.text.aotb.%" PRIu32 "): "
-                    "decompression failed: %s", img->name, ch->shndx, c,
-                 ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+    if (decompress_into(img, c, z, dst, d) != 0)
         return -1;
-    }
-    for (uint32_t i = ch->first_block; i <= last; i++) {
-        const img_block *b = &img->blocks[i];
-        uint8_t sum[IMG_SUM_SIZE];
-        img_sum(dst + b->offset, b->size, sum);
-        if (memcmp(sum, b->sum, IMG_SUM_SIZE) != 0) {
-            diag_add(d, "%s: block 0x%" PRIx64 " (chunk %" PRIu32 "): code "
-                        "checksum mismatch", img->name, b->pc, b->chunk);
+    for (uint32_t i = ch->first_block; i <= last; i++)
+        if (img_check_block_sum(img, i, dst, d) != 0)
             return -1;
-        }
-    }
     /* The chunk's relocations, offsets relative to the chunk (checked
      * against their blocks by img_parse). */
     for (uint32_t k = 0; k < ch->nrelas; k++) {
