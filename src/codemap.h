@@ -3,7 +3,9 @@
  * in one mapping, resolves every relocation (S + A - P, range-checked; a
  * block symbol with no block resolves to a generated "missing" stub), then
  * makes the mapping read+execute.  It is never writable and executable at
- * once.  Used by the image loader after decompression, and by tests. */
+ * once.  codemap_build takes code compiled in memory (the native tests and
+ * the differential fuzzer); the image loader uses the staged path below,
+ * which lays out the same way. */
 #ifndef AOTB_CODEMAP_H
 #define AOTB_CODEMAP_H
 
