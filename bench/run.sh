@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh: the benchmark suite behind "make bench" (see bench/README).
+# bench/run.sh: the benchmark suite behind "make bench" (then bench/rebuild.sh).
 # Every target of the performance issue is measured as a ratio of two
 # times taken side by side in this one run (the machine is shared and
 # noisy: absolute times mean little); each time is the median of $REPS runs.
