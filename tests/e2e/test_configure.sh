@@ -31,7 +31,7 @@ if (cd "$W" && env -u CC -u CFLAGS -u LDFLAGS make -s Makefile) >"$T_TMP/mk.out"
 else not_ok "make's rerun of configure keeps CFLAGS, LDFLAGS and --prefix" "$(cat "$T_TMP/mk.out")" "$(head -8 "$W/Makefile")"; fi
 
 # An argument overrides the environment and is recorded once.
-cfg env CFLAGS=-O1 sh ./configure CFLAGS=-O3
+cfg env -u CC -u LDFLAGS CFLAGS=-O1 sh ./configure CFLAGS=-O3
 [ "$(mk CFLAGS)" = "-O3" ] && [ "$(mk CONFIGURE_COMMAND)" = "./configure CFLAGS=-O3" ] &&
     ok "CFLAGS=... as an argument wins over the environment" ||
     not_ok "CFLAGS=... as an argument wins over the environment" "$(mk CONFIGURE_COMMAND)"
