@@ -24,12 +24,18 @@ t () {
     awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
 }
 
+# progs DIR N: DIR/base.vir (N blocks), DIR/one.vir (one block changed),
+# DIR/prog.vir (a copy of base.vir: the program the builds read).
+progs () {
+    mkdir -p "$1"
+    "$PROGEN" "$2" > "$1/base.vir"
+    "$PROGEN" "$2" --change 1 > "$1/one.vir"
+    cp "$1/base.vir" "$1/prog.vir"
+}
+
 for n in 1000 10000; do
     d=$W/ninja$n
-    mkdir -p "$d"
-    "$PROGEN" "$n" > "$d/base.vir"
-    "$PROGEN" "$n" --change 1 > "$d/one.vir"
-    cp "$d/base.vir" "$d/prog.vir"
+    progs "$d" "$n"
     full=$(t sh -c "cd '$d' && '$AOTB' gen prog.vir -o aot && ninja -C aot aot-image")
     noop=$(t ninja -C "$d/aot" aot-image)
     cp "$d/one.vir" "$d/prog.vir"
@@ -39,10 +45,7 @@ done
 
 for n in 10000 100000; do
     d=$W/single$n
-    mkdir -p "$d"
-    "$PROGEN" "$n" > "$d/base.vir"
-    "$PROGEN" "$n" --change 1 > "$d/one.vir"
-    cp "$d/base.vir" "$d/prog.vir"
+    progs "$d" "$n"
     full=$(t "$AOTB" build "$d/prog.vir" -o "$d/p.aot" -j 1)
     cp "$d/one.vir" "$d/prog.vir"
     one=$(t "$AOTB" build "$d/prog.vir" -o "$d/p.aot" -j 1)
