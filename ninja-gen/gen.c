@@ -16,7 +16,11 @@
 
 void gen_block_name(uint64_t pc, char out[17])
 {
-    snprintf(out, 17, "%016" PRIx64, pc);
+    /* "%016" PRIx64 by hand: this runs several times per block per run. */
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, pc >>= 4)
+        out[i] = hex[pc & 15];
+    out[16] = '\0';
 }
 
 static char *path_join(const char *a, const char *b)
@@ -174,14 +178,16 @@ static block_hash *state_read(const char *outdir, size_t *n)
         if (!nl)
             break;
         *nl = '\0';
-        char pc[17], hash[33];
+        /* "<16 hex digits> <32 hex digits>", as state_write writes it */
         block_hash bh;
-        if (sscanf(line, "%16s %32s", pc, hash) != 2 || ir_hash_parse(hash, &bh.hash) != 0)
-            goto bad;
         char *end;
+        if (nl - line != 16 + 1 + 32 || line[16] != ' ' ||
+            strspn(line, "0123456789abcdef") != 16)
+            goto bad;
+        line[16] = '\0';
         errno = 0;
-        bh.pc = strtoull(pc, &end, 16);
-        if (*end || errno)
+        bh.pc = strtoull(line, &end, 16);
+        if (*end || errno || ir_hash_parse(line + 17, &bh.hash) != 0)
             goto bad;
         if (*n == cap) {
             cap = cap ? cap * 2 : 256;
@@ -274,31 +280,76 @@ static int is_block_file(const char *name, uint64_t *pc)
     return 1;
 }
 
-/* Deletes block files whose block is not in the program. */
-static int remove_stale(const gen_paths *p, const ir_program *prog,
-                        size_t *removed, aotb_diag *d)
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The pcs of the block files in the blocks directory, sorted: one
+ * directory read instead of a stat per block.  *out is malloc'd. */
+static int list_block_files(const gen_paths *p, uint64_t **out, size_t *n,
+                            aotb_diag *d)
 {
     DIR *dir = opendir(p->blocks);
+    *out = NULL;
+    *n = 0;
     if (!dir) {
         diag_add(d, "%s: %s", p->blocks, strerror(errno));
         return -1;
     }
+    size_t cap = 0;
     struct dirent *e;
-    int rc = 0;
     while ((e = readdir(dir))) {
         uint64_t pc;
-        if (!is_block_file(e->d_name, &pc) || ir_program_find(prog, pc))
+        if (!is_block_file(e->d_name, &pc))
             continue;
-        char *path = path_join(p->blocks, e->d_name);
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 256;
+            uint64_t *t = xreallocarray(*out, cap, sizeof *t);
+            if (!t) {
+                closedir(dir);
+                diag_add(d, "out of memory");
+                return -1;
+            }
+            *out = t;
+        }
+        (*out)[(*n)++] = pc;
+    }
+    closedir(dir);
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_u64);
+    return 0;
+}
+
+static int has_pc(const uint64_t *v, size_t n, uint64_t pc)
+{
+    return bsearch(&pc, v, n, sizeof *v, cmp_u64) != NULL;
+}
+
+/* Deletes the block files (present, from list_block_files) whose block is
+ * not in the program. */
+static int remove_stale(const gen_paths *p, const ir_program *prog,
+                        const uint64_t *present, size_t npresent,
+                        size_t *removed, aotb_diag *d)
+{
+    int rc = 0;
+    for (size_t i = 0; i < npresent; i++) {
+        if (ir_program_find(prog, present[i]))
+            continue;
+        char name[32];
+        gen_block_name(present[i], name);
+        strcat(name, ".vir");
+        char *path = path_join(p->blocks, name);
         if (!path || (unlink(path) != 0 && errno != ENOENT)) {
-            diag_add(d, "%s: cannot remove: %s", path ? path : e->d_name, strerror(errno));
+            diag_add(d, "%s: cannot remove: %s", path ? path : name,
+                     strerror(errno));
             rc = -1;
         } else {
             (*removed)++;
         }
         free(path);
     }
-    closedir(dir);
     return rc;
 }
 
@@ -314,14 +365,17 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
         return -1;
     }
     int rc = -1;
-    size_t nold = 0, nnew = 0;
+    size_t nold = 0, nnew = 0, npresent = 0;
     block_hash *old = state_read(p.outdir, &nold);
     block_hash *cur = changes_hash_program(&prog, &nnew);
+    uint64_t *present = NULL;
     buf b = {0};
     if (!cur) {
         diag_add(d, "out of memory");
         goto out;
     }
+    if (list_block_files(&p, &present, &npresent, d) != 0)
+        goto out;
     if (changes_classify(old, nold, cur, nnew, &r->changes, d) != 0)
         goto out;
 
@@ -344,13 +398,9 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
                 break;
             }
         }
-        if (c && c->kind == CHANGE_UNCHANGED) {
-            char *path = path_join(p.blocks, name);
-            int exists = path && access(path, F_OK) == 0;
-            free(path);
-            if (exists)
-                continue;
-        }
+        if (c && c->kind == CHANGE_UNCHANGED &&
+            has_pc(present, npresent, blk->pc))
+            continue;
         b.len = 0;
         ir_print_block(blk, &b);
         int w = write_text(p.blocks, name, &b, d);
@@ -358,7 +408,7 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
             goto out;
         r->files_written += (size_t)w;
     }
-    if (remove_stale(&p, &prog, &r->files_removed, d) != 0)
+    if (remove_stale(&p, &prog, present, npresent, &r->files_removed, d) != 0)
         goto out;
 
     b.len = 0;
@@ -398,6 +448,7 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
     rc = state_write(p.outdir, cur, nnew, d);
 out:
     buf_free(&b);
+    free(present);
     free(old);
     free(cur);
     paths_free(&p);

@@ -8,6 +8,12 @@
 
 #include "gen.h"
 
+/* A literal, without the cost of a format (the per-block lines). */
+static void put_str(buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+
 /* A path in a build or variable line: escape $, space and colon. */
 static void ninja_path(buf *b, const char *s)
 {
@@ -47,7 +53,7 @@ static void dir_file(buf *b, const char *dir, const char *name)
         ninja_path(b, dir);
         buf_put8(b, '/');
     }
-    buf_printf(b, "%s", name);
+    buf_append(b, name, strlen(name));
 }
 
 static void obj_path(buf *b, const gen_paths *p, uint64_t pc)
@@ -55,7 +61,9 @@ static void obj_path(buf *b, const gen_paths *p, uint64_t pc)
     char name[17];
     gen_block_name(pc, name);
     ninja_path(b, p->r_obj);
-    buf_printf(b, "/%s.o", name);
+    buf_put8(b, '/');
+    buf_append(b, name, 16);
+    buf_append(b, ".o", 2);
 }
 
 static void block_path(buf *b, const gen_paths *p, uint64_t pc)
@@ -63,7 +71,9 @@ static void block_path(buf *b, const gen_paths *p, uint64_t pc)
     char name[17];
     gen_block_name(pc, name);
     ninja_path(b, p->r_blocks);
-    buf_printf(b, "/%s.vir", name);
+    buf_put8(b, '/');
+    buf_append(b, name, 16);
+    buf_append(b, ".vir", 4);
 }
 
 void gen_write_ninja(const gen_options *o, const gen_paths *p,
@@ -126,17 +136,17 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
     unsigned k = o->batch ? o->batch : 1;
     for (size_t i = 0; i < n; i += k) {
         size_t end = i + k < n ? i + k : n;
-        buf_printf(b, "build");
+        put_str(b, "build");
         for (size_t j = i; j < end; j++) {
             buf_put8(b, ' ');
             obj_path(b, p, prog->blocks[prog->by_pc[j]].pc);
         }
-        buf_printf(b, ": %s", k > 1 ? "aotb_compile_batch" : "aotb_compile");
+        put_str(b, k > 1 ? ": aotb_compile_batch" : ": aotb_compile");
         for (size_t j = i; j < end; j++) {
             buf_put8(b, ' ');
             block_path(b, p, prog->blocks[prog->by_pc[j]].pc);
         }
-        buf_printf(b, " | $aotb_bin\n");
+        put_str(b, " | $aotb_bin\n");
         if (k > 1) {
             /* the batch's depfile, named after its first object: with
              * --fold it names the folded blocks' files of other batches */
@@ -158,7 +168,7 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
     ninja_path(b, p->r_image);
     buf_printf(b, ".linkstate: aotb_link");
     for (size_t j = 0; j < n; j++) {
-        buf_printf(b, " $\n    ");
+        put_str(b, " $\n    ");
         obj_path(b, p, prog->blocks[prog->by_pc[j]].pc);
     }
     buf_printf(b, " $\n    ");

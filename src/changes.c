@@ -21,7 +21,12 @@ static block_hash *sorted_copy(const block_hash *v, size_t n, const char *side,
     }
     if (n)
         memcpy(c, v, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_pc);
+    /* Programs and states usually come in pc order already. */
+    size_t k = 1;
+    while (k < n && c[k - 1].pc < c[k].pc)
+        k++;
+    if (k < n)
+        qsort(c, n, sizeof *c, cmp_pc);
     for (size_t i = 1; i < n; i++)
         if (c[i].pc == c[i - 1].pc) {
             diag_add(d, "%s program has two blocks at pc 0x%llx", side,
