@@ -188,7 +188,8 @@ int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d)
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int have_st = fstat(fd, &st) == 0;
+    if (have_st && S_ISDIR(st.st_mode)) {
         diag_add(d, "%s: is a directory", path);
         if (fd)
             close(fd);
@@ -197,7 +198,7 @@ int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d)
     buf b = {0};
     /* A regular file's size is known: one allocation, no regrowing (the
      * loop still reads until end of file, should the file grow). */
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+    if (have_st && S_ISREG(st.st_mode) && st.st_size > 0 &&
         (uint64_t)st.st_size < SIZE_MAX / 2 &&
         buf_reserve(&b, (size_t)st.st_size + 1) != 0) {
         diag_add(d, "%s: out of memory", path);

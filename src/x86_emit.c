@@ -199,32 +199,32 @@ void x86_reloc(cg_code *c, uint32_t off, uint32_t type, int64_t addend,
 }
 
 /* The rel32 field is the last 4 bytes of the instruction and the CPU adds
- * it to the address of the next instruction: addend -4 (S + A - P). */
-static void rel32_sym(cg_code *c, cg_target_kind kind, uint64_t target)
+ * it to the address of the next instruction: addend -4 (S + A - P).
+ * Branches use PLT32, data references (lea) PC32. */
+static void rel32_sym(cg_code *c, uint32_t type, cg_target_kind kind,
+                      uint64_t target)
 {
     uint32_t at = x86_here(c);
     x86_imm32(c, 0);
-    x86_reloc(c, at, R_X86_64_PLT32, -4, kind, target);
+    x86_reloc(c, at, type, -4, kind, target);
 }
 
 void x86_lea_sym(cg_code *c, int reg, cg_target_kind kind, uint64_t target)
 {
     x86_enc(c, OPC_LEA | P_REXW, reg, X86_NOREG, X86_NOREG, 0, 0, X86_F_RIP);
-    uint32_t at = x86_here(c);
-    x86_imm32(c, 0);
-    x86_reloc(c, at, R_X86_64_PC32, -4, kind, target);
+    rel32_sym(c, R_X86_64_PC32, kind, target);
 }
 
 void x86_jmp_sym(cg_code *c, cg_target_kind kind, uint64_t target)
 {
     x86_op(c, OPC_JMP_long, X86_NOREG);
-    rel32_sym(c, kind, target);
+    rel32_sym(c, R_X86_64_PLT32, kind, target);
 }
 
 void x86_jcc_sym(cg_code *c, int cc, cg_target_kind kind, uint64_t target)
 {
     x86_op(c, OPC_JCC_long + cc, X86_NOREG);
-    rel32_sym(c, kind, target);
+    rel32_sym(c, R_X86_64_PLT32, kind, target);
 }
 
 uint32_t x86_jcc32_fwd(cg_code *c, int cc)
