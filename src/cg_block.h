@@ -23,6 +23,8 @@ typedef struct cold_path {
     int kind;
     uint64_t pc;              /* the block reported (folded blocks differ) */
     unsigned dirty;           /* registers to write back */
+    int areg;                 /* memory faults: the register holding the
+                               * faulting address */
     uint32_t *sites;
     size_t nsites, cap;
 } cold_path;
@@ -46,6 +48,13 @@ typedef struct cg_state {
     bool flags_live;
     int flag_cc;
     unsigned flag_reg;
+    /* Set by the caller before the last op of a self loop: a compare into
+     * the loop condition's (cached) register only sets the flags, and the
+     * register gets defer_val (the condition's value on the back edge) and
+     * on the exit edge its negation.  The compare puts defer_val first when
+     * it reads other registers (defer_put), so the compare and the branch
+     * stay adjacent and fuse; else the loop terminator puts it. */
+    bool defer_cmp, defer_val, defer_put;
 } cg_state;
 
 /* An operand: a host register, or the guest register's slot in the cpu
@@ -68,6 +77,12 @@ int cgb_dst_reg(const cg_state *s, unsigned d);
 void cgb_dst_done(cg_state *s, unsigned d, int reg);
 /* A jcc rel32 to an out-of-line stop of this kind (COLD_*). */
 void cgb_jcc_cold(cg_state *s, int cc, int kind, unsigned dirty);
+/* A jcc rel32 to the memory fault stop, the address being in host register
+ * areg, with the current dirty set. */
+void cgb_jcc_memfault(cg_state *s, int cc, int areg);
+
+/* reg = v (0 or 1), by a mov that leaves the flags alone. */
+void cgb_put_bool(cg_code *c, int reg, bool v);
 
 /* codegen_ops.c: one op; ZF from a guest register (ZF = 1 iff zero). */
 void cgb_gen_op(cg_state *s, const ir_op *op);

@@ -16,7 +16,8 @@
 #include "cg_block.h"
 #include "runtime.h"
 
-#define CG_VERSION 2   /* 2: call records host return addresses */
+#define CG_VERSION 3   /* 2: call records host return addresses; 3: fault
+                        * addresses in cache registers, deferred loop compares */
 
 /* Host registers that cache guest registers, in allocation order. */
 const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
@@ -195,13 +196,13 @@ void cgb_dst_done(cg_state *s, unsigned d, int reg)
 /* ---- cold paths -------------------------------------------------------- */
 
 /* A jcc rel32 to the cold path of this kind for the current segment's pc,
- * one per distinct dirty set (the faulting address is always in rax). */
-void cgb_jcc_cold(cg_state *s, int cc, int kind, unsigned dirty)
+ * one per distinct dirty set and fault address register. */
+static void jcc_cold(cg_state *s, int cc, int kind, unsigned dirty, int areg)
 {
     cold_path *p = NULL;
     for (size_t i = 0; i < s->ncold; i++)
         if (s->cold[i].kind == kind && s->cold[i].dirty == dirty &&
-            s->cold[i].pc == s->pc)
+            s->cold[i].pc == s->pc && s->cold[i].areg == areg)
             p = &s->cold[i];
     if (!p) {
         if (s->ncold == s->coldcap) {
@@ -215,7 +216,8 @@ void cgb_jcc_cold(cg_state *s, int cc, int kind, unsigned dirty)
             s->coldcap = cap;
         }
         p = &s->cold[s->ncold++];
-        *p = (cold_path){ .kind = kind, .pc = s->pc, .dirty = dirty };
+        *p = (cold_path){ .kind = kind, .pc = s->pc, .dirty = dirty,
+                          .areg = areg };
     }
     if (p->nsites == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 4;
@@ -228,6 +230,16 @@ void cgb_jcc_cold(cg_state *s, int cc, int kind, unsigned dirty)
         p->cap = cap;
     }
     p->sites[p->nsites++] = x86_jcc32_fwd(s->c, cc);
+}
+
+void cgb_jcc_cold(cg_state *s, int cc, int kind, unsigned dirty)
+{
+    jcc_cold(s, cc, kind, dirty, X86_RAX);
+}
+
+void cgb_jcc_memfault(cg_state *s, int cc, int areg)
+{
+    jcc_cold(s, cc, COLD_MEMFAULT, s->dirty, areg);
 }
 
 /* Stores status and pc (info already set when it matters) and leaves. */
@@ -275,7 +287,7 @@ static void emit_cold_paths(cg_state *s)
             st = AOTB_ST_BUDGET;
             break;
         case COLD_MEMFAULT:
-            x86_st(c, X86_RAX, X86_RBX, CPU_OFF_INFO);
+            x86_st(c, p->areg, X86_RBX, CPU_OFF_INFO);
             st = AOTB_ST_MEMFAULT;
             break;
         case COLD_CALLSTACK:
@@ -415,6 +427,26 @@ static unsigned written_slots(const cg_state *s)
     return w;
 }
 
+void cgb_put_bool(cg_code *c, int reg, bool v)
+{
+    x86_op(c, OPC_MOVL_Iv, reg);
+    x86_imm32(c, v ? 1 : 0);
+}
+
+/* Whether the last op of self loop b is a compare that can set only the
+ * flags (see cg_state.defer_cmp): it writes the cached register the
+ * loop's condjmp tests, and the condjmp has two different targets. */
+static bool can_defer_cmp(const cg_state *s)
+{
+    const ir_block *b = s->seg[0];
+    const ir_term *t = &b->term;
+    if (b->nops == 0 || t->kind != IR_T_CONDJMP || t->target == t->other)
+        return false;
+    const ir_op *last = &b->ops[b->nops - 1];
+    return last->op >= IR_CMPEQ && last->op <= IR_CMPGEU &&
+           last->d == t->reg && s->slot_of[t->reg] >= 0;
+}
+
 /* The terminator of a self loop; head is the loop's budget check. */
 static void gen_loop_term(cg_state *s, uint32_t head)
 {
@@ -430,9 +462,16 @@ static void gen_loop_term(cg_state *s, uint32_t head)
         cc = s->flag_cc;
     else
         cgb_test_guest(s, t->reg);
+    /* A deferred compare's register is 1 where its condition holds, else
+     * 0; mov leaves the flags alone. */
+    int D = cgb_host_of(s, t->reg);
+    if (s->defer_cmp && !s->defer_put)
+        cgb_put_bool(c, D, s->defer_val);
     /* x86 condition codes come in pairs that differ in bit 0. */
     uint32_t j = x86_jcc32_fwd(c, t->target == pc ? cc : cc ^ 1);
     x86_patch32(c, j, head);
+    if (s->defer_cmp)
+        cgb_put_bool(c, D, !s->defer_val);
     writeback(s, s->dirty);
     x86_jmp_sym(c, CG_TGT_BLOCK, t->target == pc ? t->other : t->target);
 }
@@ -567,8 +606,11 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
             x86_arith_ri(out, ARITH_SUB, X86_R14, 1);
             cgb_jcc_cold(&s, X86_CC_B, COLD_BUDGET, s.dirty);
         }
-        for (uint32_t i = 0; i < sb->nops; i++)
+        for (uint32_t i = 0; i < sb->nops; i++) {
+            s.defer_cmp = loop && i + 1 == sb->nops && can_defer_cmp(&s);
+            s.defer_val = sb->term.target == sb->pc;
             cgb_gen_op(&s, &sb->ops[i]);
+        }
     }
     if (loop)
         gen_loop_term(&s, head);

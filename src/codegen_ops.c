@@ -191,12 +191,17 @@ static void gen_cmp(cg_state *s, const ir_op *op)
         [IR_CMPGEU] = X86_CC_AE,
     };
     int A = cgb_in_reg(s, cgb_opnd_of(s, op->a), X86_RCX);
+    s->defer_put = s->defer_cmp && op->d != op->a && op->d != op->b;
+    if (s->defer_put)
+        cgb_put_bool(s->c, cgb_host_of(s, op->d), s->defer_val);
     cgb_op_ro(s, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, A,
               cgb_opnd_of(s, op->b));
-    x86_rr(s->c, OPC_SETCC + cc[op->op], 0, X86_RAX);
-    int D = cgb_dst_reg(s, op->d);
-    x86_rr(s->c, OPC_MOVZBL, D, X86_RAX);    /* movzx D32, al */
-    cgb_dst_done(s, op->d, D);
+    if (!s->defer_cmp) {
+        x86_rr(s->c, OPC_SETCC + cc[op->op], 0, X86_RAX);
+        int D = cgb_dst_reg(s, op->d);
+        x86_rr(s->c, OPC_MOVZBL, D, X86_RAX);    /* movzx D32, al */
+        cgb_dst_done(s, op->d, D);
+    }
     /* setcc, movzx and mov leave the flags alone: a condjmp on d right
      * after this can branch on them directly. */
     s->flags_live = true;
@@ -232,14 +237,19 @@ static void gen_select(cg_state *s, const ir_op *op)
     cgb_dst_done(s, op->d, D);
 }
 
-/* rax = a + imm, then the bounds check for an access of 1 << k bytes; a
- * failure branches to the memory fault path with the current dirty set. */
-static void gen_addr(cg_state *s, const ir_op *op, unsigned k)
+/* The address a + imm in a register (a's own cache register when imm is 0,
+ * else rax), then the bounds check for an access of 1 << k bytes; a failure
+ * branches to the memory fault path with the current dirty set.  Returns
+ * the register holding the address. */
+static int gen_addr(cg_state *s, const ir_op *op, unsigned k)
 {
     cg_code *c = s->c;
     opnd A = cgb_opnd_of(s, op->a);
     int64_t imm = (int64_t)op->imm;
-    if (A.reg >= 0 && imm != 0 && x86_fits_i32(imm)) {
+    int R = X86_RAX;
+    if (A.reg >= 0 && imm == 0) {
+        R = A.reg;
+    } else if (A.reg >= 0 && x86_fits_i32(imm)) {
         x86_rm(c, OPC_LEA | P_REXW, X86_RAX, A.reg, (int32_t)imm);
     } else {
         cgb_mov_to(s, X86_RAX, A);
@@ -252,11 +262,12 @@ static void gen_addr(cg_state *s, const ir_op *op, unsigned k)
         }
     }
     if (k == 0)
-        x86_rr(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RAX, X86_R13);
+        x86_rr(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_R13);
     else
-        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RAX, X86_RBX,
+        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_RBX,
                CPU_OFF_BOUND(k));
-    cgb_jcc_cold(s, X86_CC_AE, COLD_MEMFAULT, s->dirty);
+    cgb_jcc_memfault(s, X86_CC_AE, R);
+    return R;
 }
 
 static const uint8_t mt_log2[IR_NUM_MEMTYPES] = {
@@ -272,9 +283,9 @@ static void gen_load(cg_state *s, const ir_op *op)
         [IR_U32] = OPC_MOVL_GvEv,      /* 32-bit writes zero-extend */
         [IR_S32] = OPC_MOVSLQ, [IR_U64] = OPC_MOVL_GvEv | P_REXW,
     };
-    gen_addr(s, op, mt_log2[op->mt]);
+    int R = gen_addr(s, op, mt_log2[op->mt]);
     int D = cgb_dst_reg(s, op->d);
-    x86_rmx(s->c, opc[op->mt], D, X86_R12, X86_RAX, 0, 0);
+    x86_rmx(s->c, opc[op->mt], D, X86_R12, R, 0, 0);
     cgb_dst_done(s, op->d, D);
 }
 
@@ -285,9 +296,9 @@ static void gen_store(cg_state *s, const ir_op *op)
         OPC_MOVL_EvGv | P_REXW,
     };
     unsigned k = mt_log2[op->mt];
-    gen_addr(s, op, k);
+    int R = gen_addr(s, op, k);
     int B = cgb_in_reg(s, cgb_opnd_of(s, op->b), X86_RCX);
-    x86_rmx(s->c, opc[k], B, X86_R12, X86_RAX, 0, 0);
+    x86_rmx(s->c, opc[k], B, X86_R12, R, 0, 0);
 }
 
 void cgb_gen_op(cg_state *s, const ir_op *op)

@@ -550,6 +550,66 @@ static void test_compare_branch(void)
     buf_free(&t);
 }
 
+/* A self loop whose last op compares into the condition's register: the
+ * register holds the compare's value at every stop, including budget stops
+ * and faults in a later iteration (where it is the previous iteration's
+ * result) and in the first (where it is still the initial value), for a
+ * loop on either edge and a compare that reads its own destination.  The
+ * loads and stores address through a cached register, so a fault reports
+ * the address from that register. */
+static void test_loop_compare(void)
+{
+    static const char *loops[] = {
+        /* loops while taken; the load faults at 0x1000 in iteration 5 */
+        "memory 0x1000\nblock 0 {\n load r5, [r2], u64\n addi r2, r2, 0x400\n"
+        " addi r1, r1, 1\n cmpltu r4, r1, r3\n condjmp r4, 0, 0x10\n}\n"
+        "block 0x10 {\n interrupt 1\n}\n",
+        /* loops while not taken; the compare reads its destination */
+        "memory 0x1000\nblock 0 {\n addi r1, r1, 1\n store [r2 + 8], r1, u64\n"
+        " addi r2, r2, 0x400\n sub r4, r3, r1\n cmpeq r4, r4, r0\n"
+        " condjmp r4, 0x10, 0\n}\n"
+        "block 0x10 {\n interrupt 1\n}\n",
+    };
+    static const uint64_t limits[] = { 0, 1, 2, 3, 4, 9 };
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+            for (uint64_t n = 0; n <= 7; n++) {
+                uint64_t regs[6] = { 0, 0, 0, limits[i], 7, 7 };
+                native_setup st = { .max_blocks = n, .regs = regs,
+                                    .nregs = 6 };
+                check_text(loops[l], &st);
+            }
+
+    /* Worked by hand: a budget stop before iteration 3 of the first loop
+     * (limit 9) sees r4 = 1 from iteration 2; the fault in iteration 5 sees
+     * r4 = 1 and address 0x1000; a stop before iteration 3 of the second
+     * sees r4 = 0. */
+    aotb_cpu cpu;
+    uint64_t regs[6] = { 0, 0, 0, 9, 7, 7 };
+    native_setup st = { .max_blocks = 2, .regs = regs, .nregs = 6 };
+    if (run_text(loops[0], &st, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_BUDGET);
+        CU_ASSERT_EQUAL(cpu.r[1], 2);
+        CU_ASSERT_EQUAL(cpu.r[4], 1);
+        cpu_free(&cpu);
+    }
+    st.max_blocks = 0;
+    if (run_text(loops[0], &st, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_MEMFAULT);
+        CU_ASSERT_EQUAL(cpu.info, 0x1000);
+        CU_ASSERT_EQUAL(cpu.r[1], 4);
+        CU_ASSERT_EQUAL(cpu.r[4], 1);
+        cpu_free(&cpu);
+    }
+    st.max_blocks = 2;
+    if (run_text(loops[1], &st, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_BUDGET);
+        CU_ASSERT_EQUAL(cpu.r[1], 2);
+        CU_ASSERT_EQUAL(cpu.r[4], 0);
+        cpu_free(&cpu);
+    }
+}
+
 /* ---- random programs ----------------------------------------------------- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -1282,6 +1342,7 @@ static CU_TestInfo tests[] = {
     { "missing direct targets", test_missing_targets },
     { "fault and interrupt", test_fault_interrupt },
     { "compare and branch", test_compare_branch },
+    { "self loops ending in a compare", test_loop_compare },
     { "random straight-line blocks", test_random_straight },
     { "random programs", test_random_programs },
     { "random programs with superblocks", test_random_folded },
