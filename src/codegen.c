@@ -16,8 +16,9 @@
 #include "cg_block.h"
 #include "runtime.h"
 
-#define CG_VERSION 3   /* 2: call records host return addresses; 3: fault
-                        * addresses in cache registers, deferred loop compares */
+#define CG_VERSION 4   /* 2: call records host return addresses; 3: fault
+                        * addresses in cache registers, deferred loop
+                        * compares; 4: the return stack depth lives in r13 */
 
 /* Host registers that cache guest registers, in allocation order. */
 const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
@@ -336,41 +337,37 @@ static void gen_term(cg_state *s)
         x86_jmp_sym(c, CG_TGT_BLOCK, t->other);
         break;
     case IR_T_CALL:
-        x86_ld(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
-        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RAX, X86_RBX,
+        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_R13, X86_RBX,
                CPU_OFF_RCAP);
         cgb_jcc_cold(s, X86_CC_AE, COLD_CALLSTACK, 0);
         x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
         if (x86_fits_i32((int64_t)t->other)) {
-            x86_rmx(c, OPC_MOVL_EvIz | P_REXW, 0, X86_RCX, X86_RAX, 3, 0);
+            x86_rmx(c, OPC_MOVL_EvIz | P_REXW, 0, X86_RCX, X86_R13, 3, 0);
             x86_imm32(c, (int32_t)(int64_t)t->other);
         } else {
             x86_movi(c, X86_RDX, t->other);
-            x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_RAX, 3, 0);
+            x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_R13, 3, 0);
         }
         /* The host address of R's code (its block, or the missing stub
          * the link step gives it) goes on the host side of the stack. */
         x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
         x86_lea_sym(c, X86_RDX, CG_TGT_BLOCK, t->other);
-        x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_RAX, 3, 0);
-        x86_arith_ri(c, ARITH_ADD, X86_RAX, 1);
-        x86_st(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
+        x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_R13, 3, 0);
+        x86_arith_ri(c, ARITH_ADD, X86_R13, 1);
         x86_jmp_sym(c, CG_TGT_BLOCK, t->target);
         break;
     case IR_T_RET:
-        x86_ld(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
-        x86_rr(c, OPC_TEST_EvGv | P_REXW, X86_RAX, X86_RAX);
+        x86_rr(c, OPC_TEST_EvGv | P_REXW, X86_R13, X86_R13);
         cgb_jcc_cold(s, X86_CC_E, COLD_RET, 0);
-        x86_arith_ri(c, ARITH_SUB, X86_RAX, 1);
-        x86_st(c, X86_RAX, X86_RBX, CPU_OFF_RSP);
+        x86_arith_ri(c, ARITH_SUB, X86_R13, 1);
         x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
-        x86_rmx(c, OPC_MOVL_GvEv | P_REXW, X86_RCX, X86_RCX, X86_RAX, 3, 0);
+        x86_rmx(c, OPC_MOVL_GvEv | P_REXW, X86_RCX, X86_RCX, X86_R13, 3, 0);
         x86_st(c, X86_RCX, X86_RBX, CPU_OFF_PC);
         /* Straight to the code the matching call recorded (cpu.h: the
          * entry is a link-time address, or the lookup stub, which finds
          * cpu->pc, after rt_run changed code maps). */
         x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
-        x86_rmx(c, OPC_GRP5, EXT5_JMPN_Ev, X86_RCX, X86_RAX, 3, 0);
+        x86_rmx(c, OPC_GRP5, EXT5_JMPN_Ev, X86_RCX, X86_R13, 3, 0);
         break;
     case IR_T_JMPREG:
         /* The target goes through the dispatcher's lookup: guest data never
@@ -638,7 +635,7 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
         x86_op(out, OPC_PUSH_r, saved[i]);
     x86_mov_rr(out, X86_RBX, X86_RDI);
     x86_ld(out, X86_R12, X86_RBX, CPU_OFF_MEM);
-    x86_ld(out, X86_R13, X86_RBX, CPU_OFF_BOUND(0));
+    x86_ld(out, X86_R13, X86_RBX, CPU_OFF_RSP);
     x86_ld(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
     x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RSI);
 
@@ -685,6 +682,7 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
     out->defs[out->ndefs].sym = CG_RT_EXIT;
     out->defs[out->ndefs++].offset = x86_here(out);
     x86_st(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
+    x86_st(out, X86_R13, X86_RBX, CPU_OFF_RSP);
     x86_rm(out, OPC_MOVL_GvEv, X86_RAX, X86_RBX, CPU_OFF_STATUS);
     for (int i = nsaved - 1; i >= 0; i--)
         x86_op(out, OPC_POP_r, saved[i]);

@@ -4,8 +4,12 @@
  * byte of native code comes from one emitter.
  *
  * Native calling convention inside generated code:
- *   rbx = aotb_cpu *      r12 = guest memory base    r13 = cpu->bound[0]
+ *   rbx = aotb_cpu *      r12 = guest memory base
+ *   r13 = return stack depth (cpu->rsp while running)
  *   r14 = remaining block budget (cpu->budget while running)
+ * Enter loads r13 and r14 from the cpu struct, exit stores them back: a
+ * call and its ret keep the depth in a register, with no store-to-load
+ * round trip through memory between them.
  *   rsp is never touched by block code; blocks never call anything.
  * A block starts with the budget check (sub r14,1; jb -> stop with
  * AOTB_ST_BUDGET and pc = this block).  To stop, code stores status, pc and

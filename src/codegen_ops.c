@@ -261,11 +261,8 @@ static int gen_addr(cg_state *s, const ir_op *op, unsigned k)
                    X86_RCX);
         }
     }
-    if (k == 0)
-        x86_rr(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_R13);
-    else
-        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_RBX,
-               CPU_OFF_BOUND(k));
+    x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_RBX,
+           CPU_OFF_BOUND(k));
     cgb_jcc_memfault(s, X86_CC_AE, R);
     return R;
 }
