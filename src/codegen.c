@@ -16,9 +16,10 @@
 #include "cg_block.h"
 #include "runtime.h"
 
-#define CG_VERSION 4   /* 2: call records host return addresses; 3: fault
+#define CG_VERSION 5   /* 2: call records host return addresses; 3: fault
                         * addresses in cache registers, deferred loop
-                        * compares; 4: the return stack depth lives in r13 */
+                        * compares; 4: the return stack depth lives in r13;
+                        * 5: ret leaves cpu->pc to the return lookup */
 
 /* Host registers that cache guest registers, in allocation order. */
 const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
@@ -360,12 +361,10 @@ static void gen_term(cg_state *s)
         x86_rr(c, OPC_TEST_EvGv | P_REXW, X86_R13, X86_R13);
         cgb_jcc_cold(s, X86_CC_E, COLD_RET, 0);
         x86_arith_ri(c, ARITH_SUB, X86_R13, 1);
-        x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
-        x86_rmx(c, OPC_MOVL_GvEv | P_REXW, X86_RCX, X86_RCX, X86_R13, 3, 0);
-        x86_st(c, X86_RCX, X86_RBX, CPU_OFF_PC);
         /* Straight to the code the matching call recorded (cpu.h: the
-         * entry is a link-time address, or the lookup stub, which finds
-         * cpu->pc, after rt_run changed code maps). */
+         * entry is a link-time address, or the return lookup, which finds
+         * the return pc in the return stack, after rt_run changed code
+         * maps). */
         x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
         x86_rmx(c, OPC_GRP5, EXT5_JMPN_Ev, X86_RCX, X86_R13, 3, 0);
         break;
@@ -647,6 +646,14 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
      * status LOOKUP, and rt_run reports nocode as before.  rax, rcx, rdx
      * and rsi are free here (blocks wrote their registers back and load
      * them again at entry); r12..r14 are kept. */
+    /* return lookup: the return pc of the frame just popped (r13 is its
+     * index) becomes cpu->pc, and on into lookup. */
+    out->ret_lookup = x86_here(out);
+    x86_ld(out, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
+    x86_rmx(out, OPC_MOVL_GvEv | P_REXW, X86_RCX, X86_RCX, X86_R13, 3, 0);
+    x86_st(out, X86_RCX, X86_RBX, CPU_OFF_PC);
+    /* falls through into lookup */
+
     out->defs[out->ndefs].sym = CG_RT_LOOKUP;
     out->defs[out->ndefs++].offset = x86_here(out);
     x86_ld(out, X86_RAX, X86_RBX, CPU_OFF_PC);

@@ -58,6 +58,11 @@ typedef struct cg_code {
      * stubs only): name offset pairs. */
     struct { cg_rt_sym sym; uint32_t offset; } defs[CG_RT_NUM];
     size_t ndefs;
+    /* Runtime stubs only: the offset of the return lookup, where a ret of a
+     * frame whose host address is not trusted lands (cpu.h: hstack).  It
+     * sets cpu->pc to the return pc and goes on into the lookup.  Nothing
+     * jumps there by symbol, so it has none. */
+    uint32_t ret_lookup;
     uint64_t *deps;        /* pcs of other blocks whose IR was folded in */
     size_t ndeps;
 } cg_code;

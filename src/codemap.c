@@ -34,6 +34,7 @@ struct codemap {
     cm_entry *mstubs;          /* missing pc -> stub offset, sorted */
     size_t nmissing;
     size_t rt_off[CG_RT_NUM];  /* offsets of the runtime symbols */
+    size_t ret_lookup_off;     /* and of the return lookup (no symbol) */
     int finished;              /* read+execute from now on */
     rt_code rt;
 };
@@ -167,6 +168,7 @@ static int begin(codemap *m, const uint64_t *pcs, const size_t *sizes,
     for (size_t k = 0; k < rt.ndefs; k++)
         if ((size_t)rt.defs[k].sym < CG_RT_NUM)
             m->rt_off[rt.defs[k].sym] = rt.defs[k].offset;
+    m->ret_lookup_off = rt.ret_lookup;
 
     m->blocks = xcalloc(nblocks ? nblocks : 1, sizeof *m->blocks);
     m->block_off = xcalloc(nblocks ? nblocks : 1, sizeof *m->block_off);
@@ -353,7 +355,7 @@ int codemap_finish(codemap *m, aotb_diag *d)
     m->rt.lookup = rt_lookup;
     m->rt.ctx = m;
     m->rt.table = table;
-    m->rt.lookup_stub = m->base + m->rt_off[CG_RT_LOOKUP];
+    m->rt.lookup_stub = m->base + m->ret_lookup_off;
     static _Atomic uint64_t next_id = 1;
     m->rt.map_id = next_id++;
     return 0;

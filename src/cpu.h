@@ -50,7 +50,7 @@ typedef struct aotb_cpu {
      * return pc in rstack[i], the host address of that pc's code (a
      * link-time relocation, never guest data) in hstack[i]; ret jumps
      * straight there.  The entries below rsp belong to the code map whose
-     * id is hstack_map (0: none); rt_run resets them to the lookup stub
+     * id is hstack_map (0: none); rt_run resets them to the return lookup
      * when it runs another map, so a stale address is never used. */
     const void **hstack;
     uint64_t hstack_map;

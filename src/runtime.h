@@ -42,8 +42,10 @@ typedef struct rt_code {
     const rt_slot *table;
     uint64_t table_mask;
     uint64_t table_shift;
-    /* The aotb_rt_lookup stub, and an id unique to this code map in the
-     * process (0: none), for the host return stack (cpu.h). */
+    /* The return lookup (codegen.h: cg_code.ret_lookup: it looks up the
+     * return pc of the frame being returned from), and an id unique to
+     * this code map in the process (0: none), for the host return stack
+     * (cpu.h). */
     const void *lookup_stub;
     uint64_t map_id;
 } rt_code;
