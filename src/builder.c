@@ -90,9 +90,8 @@ static void drop_old(aotb_builder *b)
 {
     if (b->has_old)
         img_free(&b->old);
-    free(b->old_bytes);
+    file_unmap(&b->old_file);
     free(b->old_name);
-    b->old_bytes = NULL;
     b->old_name = NULL;
     b->has_old = 0;
 }
@@ -184,8 +183,9 @@ static int load_old(aotb_builder *b, const char *path, aotb_diag *d)
         diag_add(d, "%s: out of memory", path);
         return -1;
     }
-    if (file_read_all(path, &b->old_bytes, &b->old_len, d) != 0 ||
-        img_parse(b->old_name, b->old_bytes, b->old_len, &b->old, d) != 0) {
+    if (file_map(path, &b->old_file, d) != 0 ||
+        img_parse(b->old_name, b->old_file.data, b->old_file.len, &b->old,
+                  d) != 0) {
         drop_old(b);
         return -1;
     }

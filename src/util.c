@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -231,6 +232,47 @@ fail:
         close(fd);
     buf_free(&b);
     return -1;
+}
+
+int file_map(const char *path, file_view *v, aotb_diag *d)
+{
+    memset(v, 0, sizeof *v);
+    if (strcmp(path, "-") != 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            diag_add(d, "%s: cannot open: %s", path, strerror(errno));
+            return -1;
+        }
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+            (uint64_t)st.st_size < SIZE_MAX / 2) {
+            void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+                           fd, 0);
+            close(fd);
+            if (p != MAP_FAILED) {
+                v->data = p;
+                v->len = (size_t)st.st_size;
+                v->mapped = 1;
+                return 0;
+            }
+        } else {
+            close(fd);
+        }
+    }
+    uint8_t *data;
+    if (file_read_all(path, &data, &v->len, d) != 0)
+        return -1;
+    v->data = data;
+    return 0;
+}
+
+void file_unmap(file_view *v)
+{
+    if (v->mapped)
+        munmap((void *)(uintptr_t)v->data, v->len);
+    else
+        free((void *)(uintptr_t)v->data);
+    memset(v, 0, sizeof *v);
 }
 
 static int write_full(int fd, const void *data, size_t len)
