@@ -709,7 +709,27 @@ static void test_cpu_moves_image(void)
     buf_free(&b);
 }
 
+/* img_block_sym writes CG_BLOCK_SYM_FMT (by hand), truncating like
+ * snprintf. */
+static void test_block_sym(void)
+{
+    static const uint64_t pcs[] = {0, 0x10, 0x1234abcd5678ef09ull,
+                                   UINT64_MAX};
+    for (size_t i = 0; i < sizeof pcs / sizeof pcs[0]; i++) {
+        char want[40], got[40];
+        snprintf(want, sizeof want, CG_BLOCK_SYM_FMT, pcs[i]);
+        memset(got, 'x', sizeof got);
+        img_block_sym(pcs[i], got, sizeof got);
+        CU_ASSERT_STRING_EQUAL(got, want);
+        memset(got, 'x', sizeof got);
+        img_block_sym(pcs[i], got, 12);
+        CU_ASSERT_EQUAL(strlen(got), 11);
+        CU_ASSERT_EQUAL(memcmp(got, want, 11), 0);
+    }
+}
+
 static CU_TestInfo tests[] = {
+    {"block symbol names", test_block_sym},
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
     {"blocks split into ~64 KiB chunks", test_chunks},
