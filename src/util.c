@@ -291,29 +291,38 @@ static int write_full(int fd, const void *data, size_t len)
     return 0;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len,
-                        int sync, aotb_diag *d)
+int file_tmp_open(const char *path, char **tmp, aotb_diag *d)
 {
     size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) {
+    *tmp = malloc(n + 16);
+    if (!*tmp) {
         diag_add(d, "%s: out of memory", path);
         return -1;
     }
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    memcpy(*tmp, path, n);
+    memcpy(*tmp + n, ".tmp.XXXXXX", 12);
+    int fd = mkostemp(*tmp, O_CLOEXEC);
     if (fd < 0) {
         diag_add(d, "%s: cannot create temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
+        free(*tmp);
+        *tmp = NULL;
     }
-    if (write_full(fd, data, len) != 0 || fchmod(fd, 0644) != 0 ||
-        (sync && fsync(fd) != 0)) {
+    return fd;
+}
+
+void file_tmp_abort(int fd, char *tmp)
+{
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+}
+
+int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
+                    aotb_diag *d)
+{
+    if (fchmod(fd, 0644) != 0 || (sync && fsync(fd) != 0)) {
         diag_add(d, "%s: cannot write: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
+        file_tmp_abort(fd, tmp);
         return -1;
     }
     if (close(fd) != 0) {
@@ -330,6 +339,21 @@ static int write_atomic(const char *path, const void *data, size_t len,
     }
     free(tmp);
     return 0;
+}
+
+static int write_atomic(const char *path, const void *data, size_t len,
+                        int sync, aotb_diag *d)
+{
+    char *tmp;
+    int fd = file_tmp_open(path, &tmp, d);
+    if (fd < 0)
+        return -1;
+    if (write_full(fd, data, len) != 0) {
+        diag_add(d, "%s: cannot write: %s", path, strerror(errno));
+        file_tmp_abort(fd, tmp);
+        return -1;
+    }
+    return file_tmp_commit(fd, tmp, path, sync, d);
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len,

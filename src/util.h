@@ -112,6 +112,17 @@ void file_unmap(file_view *v);
 int file_write_atomic(const char *path, const void *data, size_t len,
                       aotb_diag *d);
 
+/* file_write_atomic's steps, for a writer that writes the bytes itself:
+ * file_tmp_open creates the temporary PATH.tmp.XXXXXX (its name in *tmp,
+ * malloc'd) and returns its descriptor (or -1 + message); file_tmp_commit
+ * fsyncs it (if sync) and renames it over path (0, or -1 + message, the
+ * temporary then removed); file_tmp_abort removes it.  Both close fd and
+ * free tmp. */
+int file_tmp_open(const char *path, char **tmp, aotb_diag *d);
+int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
+                    aotb_diag *d);
+void file_tmp_abort(int fd, char *tmp);
+
 /* file_write_atomic without the fsync, for caches that are checked when
  * read (a stale or lost one costs work, never a wrong result): the file
  * still appears whole or not at all. */

@@ -2,9 +2,11 @@
  * chunking, link errors, each structural check, the host checks, and
  * truncation / bit flips at every position rejected without a crash. */
 #include <elf.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "aotb/aotb.h"
@@ -344,6 +346,44 @@ static void test_deterministic(void)
     CU_ASSERT(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
     buf_free(&a);
     buf_free(&b);
+    set_free(&s);
+    diag_free(&d);
+}
+
+/* img_link_fd writes the bytes img_link_ex gives (here across several
+ * chunks, so many pieces), and a descriptor it cannot write to gives a
+ * clean error. */
+static void test_link_fd(void)
+{
+    objset s = {0};
+    add_meta(&s, 0, 0x1000);
+    for (int i = 0; i < 60; i++)
+        add_fake(&s, 0x100 * (uint64_t)i, 3000 + (size_t)i, 0x100 * 61);
+    buf a;
+    aotb_diag d = {0};
+    img_link_stats st;
+    CU_ASSERT_EQUAL_FATAL(link_set(&s, &a, &d), 0);
+    FILE *f = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    uint64_t len = 1;
+    CU_ASSERT_EQUAL(img_link_fd(s.o, s.names, s.n, NULL, &st, fileno(f),
+                                "t.aot", &len, &d), 0);
+    free(st.fresh);
+    CU_ASSERT_TRUE(st.chunks >= 3);
+    CU_ASSERT_EQUAL(len, a.len);
+    uint8_t *back = malloc(a.len + 1);
+    rewind(f);
+    CU_ASSERT_EQUAL(fread(back, 1, a.len + 1, f), a.len);
+    CU_ASSERT(memcmp(back, a.data, a.len) == 0);
+    free(back);
+    fclose(f);
+    int fd = open("/dev/null", O_RDONLY);
+    CU_ASSERT_EQUAL(img_link_fd(s.o, s.names, s.n, NULL, NULL, fd, "t.aot",
+                                &len, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "t.aot: cannot write: "));
+    CU_ASSERT_EQUAL(len, 0);
+    close(fd);
+    buf_free(&a);
     set_free(&s);
     diag_free(&d);
 }
@@ -733,6 +773,7 @@ static CU_TestInfo tests[] = {
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
     {"blocks split into ~64 KiB chunks", test_chunks},
+    {"linked straight into a file", test_link_fd},
     {"link errors collected and named", test_link_errors},
     {"each structural check", test_malformed},
     {"truncation and bit flips rejected", test_damage},
