@@ -212,10 +212,47 @@ static int find_pc(const uint64_t *v, size_t n, uint64_t pc, size_t *at)
     return 0;
 }
 
+/* find_pc for a pc expected near v[hint] (a block's jump targets are
+ * mostly its neighbours): gallops out from hint, then searches the
+ * bracket, so a near target costs a few probes instead of a search over
+ * every block. */
+static int find_pc_near(const uint64_t *v, size_t n, uint64_t pc,
+                        size_t hint, size_t *at)
+{
+    if (hint >= n)
+        return find_pc(v, n, pc, at);
+    size_t lo, hi, step = 1;
+    if (v[hint] < pc) {
+        lo = hint + 1;          /* v[lo - 1] < pc */
+        while (lo + step - 1 < n && v[lo + step - 1] < pc) {
+            lo += step;
+            step *= 2;
+        }
+        hi = lo + step - 1 < n ? lo + step : n;
+    } else {
+        hi = hint + 1;          /* pc <= v[hi - 1] */
+        while (hi > step && v[hi - step - 1] >= pc) {
+            hi -= step;
+            step *= 2;
+        }
+        lo = hi > step ? hi - step : 0;
+    }
+    size_t k;
+    int found = find_pc(v + lo, hi - lo, pc, &k);
+    *at = lo + k;
+    return found;
+}
+
 static void pass_resolve(link_ctx *c)
 {
-    qsort(c->blocks, c->nblocks, sizeof *c->blocks, cmp_lblock);
-    size_t w = 0;
+    /* Objects usually come in pc order already (aotb build, sorted
+     * response files): then there is nothing to sort. */
+    size_t w = 1;
+    while (w < c->nblocks && c->blocks[w - 1].pc < c->blocks[w].pc)
+        w++;
+    if (w < c->nblocks)
+        qsort(c->blocks, c->nblocks, sizeof *c->blocks, cmp_lblock);
+    w = 0;
     for (size_t i = 0; i < c->nblocks; i++) {
         if (w > 0 && c->blocks[w - 1].pc == c->blocks[i].pc) {
             lerr(c, "%s: block 0x%" PRIx64 " is also defined by %s",
@@ -248,7 +285,8 @@ static void pass_resolve(link_ctx *c)
         const obj_file *o = &c->objs[c->blocks[i].obj];
         for (size_t k = 0; k < o->nrelocs; k++)
             if (o->relocs[k].kind == CG_TGT_BLOCK &&
-                !find_pc(bpcs, c->nblocks, o->relocs[k].target, &at))
+                !find_pc_near(bpcs, c->nblocks, o->relocs[k].target, i,
+                              &at))
                 miss[nm++] = o->relocs[k].target;
     }
     qsort(miss, nm, sizeof *miss, cmp_u64);
@@ -295,10 +333,12 @@ static void pad_to(buf *b, size_t len, uint8_t fill)
         buf_put8(b, fill);
 }
 
-static uint32_t sym_index_pc(const link_ctx *c, uint64_t pc)
+/* hint: where in c->syms to look first. */
+static uint32_t sym_index_pc(const link_ctx *c, uint64_t pc, size_t hint)
 {
     size_t at;
-    find_pc(c->syms, c->nsyms, pc, &at);   /* resolve made it present */
+    find_pc_near(c->syms, c->nsyms, pc, hint, &at);   /* resolve made it
+                                                         present */
     return (uint32_t)(1 + at);
 }
 
@@ -308,9 +348,9 @@ static uint32_t sym_index_rt(const link_ctx *c, uint64_t rt)
 }
 
 static void put_rela(const link_ctx *c, buf *out, uint64_t base,
-                     const cg_reloc *r)
+                     const cg_reloc *r, size_t hint)
 {
-    uint32_t sym = r->kind == CG_TGT_BLOCK ? sym_index_pc(c, r->target)
+    uint32_t sym = r->kind == CG_TGT_BLOCK ? sym_index_pc(c, r->target, hint)
                                            : sym_index_rt(c, r->target);
     buf_put64(out, base + r->offset);
     buf_put64(out, ELF64_R_INFO((uint64_t)sym, r->type));
@@ -423,7 +463,7 @@ static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
         buf_append(&ch->code, code, o->code_len);
     }
     for (size_t k = 0; k < o->nrelocs; k++)
-        put_rela(c, &ch->rela, off, &o->relocs[k]);
+        put_rela(c, &ch->rela, off, &o->relocs[k], (size_t)(b - c->blocks));
     ch->n++;
     ch->size = (uint64_t)off + o->code_len;
 }
@@ -488,7 +528,7 @@ static void pass_layout(link_ctx *c)
         c->missing_off[i] = off;
         buf_append(&c->missing_code, m->code.data, m->code.len);
         for (size_t k = 0; k < m->nrelocs; k++)
-            put_rela(c, &c->missing_rela, off, &m->relocs[k]);
+            put_rela(c, &c->missing_rela, off, &m->relocs[k], 0);
     }
 }
 
