@@ -159,6 +159,16 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, buf *out,
                 aotb_diag *d);
 
+/* img_link_ex that writes the image to fd (at its file offset) instead of
+ * into memory: the pieces go out with writev as they are, so the chunks
+ * taken over from opts->old are written straight from the old image's bytes
+ * and the whole image never sits in one buffer.  *len receives the bytes
+ * written.  A failed write gives -1 + "PATH: cannot write: reason"; what
+ * was written before an error is the caller's to discard. */
+int img_link_fd(const obj_file *objs, const char *const *names, size_t n,
+                const img_link_opts *opts, img_link_stats *stats, int fd,
+                const char *path, uint64_t *len, aotb_diag *d);
+
 /* Index of img's block with this pc, or UINT32_MAX. */
 uint32_t img_find_block(const img_image *img, uint64_t pc);
 

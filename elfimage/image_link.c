@@ -19,9 +19,12 @@
 #include "image.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -96,7 +99,18 @@ void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE])
 
 void img_block_sym(uint64_t pc, char *out, size_t size)
 {
-    snprintf(out, size, CG_BLOCK_SYM_FMT, pc);
+    /* CG_BLOCK_SYM_FMT by hand: a link names every block, and snprintf
+     * was most of that. */
+    static const char hex[] = "0123456789abcdef";
+    char t[26] = "aotb_blk_";
+    for (int i = 0; i < 16; i++)
+        t[9 + i] = hex[(pc >> (60 - 4 * i)) & 15];
+    t[25] = '\0';
+    if (size == 0)
+        return;
+    size_t n = size < sizeof t ? size - 1 : sizeof t - 1;
+    memcpy(out, t, n);
+    out[n] = '\0';
 }
 
 /* ---- collect ---------------------------------------------------------- */
@@ -198,10 +212,47 @@ static int find_pc(const uint64_t *v, size_t n, uint64_t pc, size_t *at)
     return 0;
 }
 
+/* find_pc for a pc expected near v[hint] (a block's jump targets are
+ * mostly its neighbours): gallops out from hint, then searches the
+ * bracket, so a near target costs a few probes instead of a search over
+ * every block. */
+static int find_pc_near(const uint64_t *v, size_t n, uint64_t pc,
+                        size_t hint, size_t *at)
+{
+    if (hint >= n)
+        return find_pc(v, n, pc, at);
+    size_t lo, hi, step = 1;
+    if (v[hint] < pc) {
+        lo = hint + 1;          /* v[lo - 1] < pc */
+        while (lo + step - 1 < n && v[lo + step - 1] < pc) {
+            lo += step;
+            step *= 2;
+        }
+        hi = lo + step - 1 < n ? lo + step : n;
+    } else {
+        hi = hint + 1;          /* pc <= v[hi - 1] */
+        while (hi > step && v[hi - step - 1] >= pc) {
+            hi -= step;
+            step *= 2;
+        }
+        lo = hi > step ? hi - step : 0;
+    }
+    size_t k;
+    int found = find_pc(v + lo, hi - lo, pc, &k);
+    *at = lo + k;
+    return found;
+}
+
 static void pass_resolve(link_ctx *c)
 {
-    qsort(c->blocks, c->nblocks, sizeof *c->blocks, cmp_lblock);
-    size_t w = 0;
+    /* Objects usually come in pc order already (aotb build, sorted
+     * response files): then there is nothing to sort. */
+    size_t w = 1;
+    while (w < c->nblocks && c->blocks[w - 1].pc < c->blocks[w].pc)
+        w++;
+    if (w < c->nblocks)
+        qsort(c->blocks, c->nblocks, sizeof *c->blocks, cmp_lblock);
+    w = 0;
     for (size_t i = 0; i < c->nblocks; i++) {
         if (w > 0 && c->blocks[w - 1].pc == c->blocks[i].pc) {
             lerr(c, "%s: block 0x%" PRIx64 " is also defined by %s",
@@ -234,7 +285,8 @@ static void pass_resolve(link_ctx *c)
         const obj_file *o = &c->objs[c->blocks[i].obj];
         for (size_t k = 0; k < o->nrelocs; k++)
             if (o->relocs[k].kind == CG_TGT_BLOCK &&
-                !find_pc(bpcs, c->nblocks, o->relocs[k].target, &at))
+                !find_pc_near(bpcs, c->nblocks, o->relocs[k].target, i,
+                              &at))
                 miss[nm++] = o->relocs[k].target;
     }
     qsort(miss, nm, sizeof *miss, cmp_u64);
@@ -281,10 +333,12 @@ static void pad_to(buf *b, size_t len, uint8_t fill)
         buf_put8(b, fill);
 }
 
-static uint32_t sym_index_pc(const link_ctx *c, uint64_t pc)
+/* hint: where in c->syms to look first. */
+static uint32_t sym_index_pc(const link_ctx *c, uint64_t pc, size_t hint)
 {
     size_t at;
-    find_pc(c->syms, c->nsyms, pc, &at);   /* resolve made it present */
+    find_pc_near(c->syms, c->nsyms, pc, hint, &at);   /* resolve made it
+                                                         present */
     return (uint32_t)(1 + at);
 }
 
@@ -294,9 +348,9 @@ static uint32_t sym_index_rt(const link_ctx *c, uint64_t rt)
 }
 
 static void put_rela(const link_ctx *c, buf *out, uint64_t base,
-                     const cg_reloc *r)
+                     const cg_reloc *r, size_t hint)
 {
-    uint32_t sym = r->kind == CG_TGT_BLOCK ? sym_index_pc(c, r->target)
+    uint32_t sym = r->kind == CG_TGT_BLOCK ? sym_index_pc(c, r->target, hint)
                                            : sym_index_rt(c, r->target);
     buf_put64(out, base + r->offset);
     buf_put64(out, ELF64_R_INFO((uint64_t)sym, r->type));
@@ -409,7 +463,7 @@ static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
         buf_append(&ch->code, code, o->code_len);
     }
     for (size_t k = 0; k < o->nrelocs; k++)
-        put_rela(c, &ch->rela, off, &o->relocs[k]);
+        put_rela(c, &ch->rela, off, &o->relocs[k], (size_t)(b - c->blocks));
     ch->n++;
     ch->size = (uint64_t)off + o->code_len;
 }
@@ -474,7 +528,7 @@ static void pass_layout(link_ctx *c)
         c->missing_off[i] = off;
         buf_append(&c->missing_code, m->code.data, m->code.len);
         for (size_t k = 0; k < m->nrelocs; k++)
-            put_rela(c, &c->missing_rela, off, &m->relocs[k]);
+            put_rela(c, &c->missing_rela, off, &m->relocs[k], 0);
     }
 }
 
@@ -663,7 +717,91 @@ static void put_ehdr(buf *o, uint64_t shoff, uint16_t shnum)
     }
 }
 
-static void pass_write(link_ctx *c, buf *out)
+/* Where pass_write puts the file: memory (out) or a file descriptor
+ * (written with writev, in batches). */
+typedef struct sink {
+    buf *out;
+    int fd;
+    const char *path;             /* for messages */
+    struct iovec iov[IOV_MAX < 256 ? IOV_MAX : 256];
+    int niov;
+    int err;                      /* errno of a failed write */
+    uint64_t len;                 /* bytes of the file */
+} sink;
+
+static void fd_flush(sink *k)
+{
+    struct iovec *v = k->iov;
+    int n = k->niov;
+    k->niov = 0;
+    while (n > 0 && !k->err) {
+        ssize_t w = writev(k->fd, v, n);
+        if (w < 0) {
+            if (errno != EINTR)
+                k->err = errno;
+            continue;
+        }
+        size_t left = (size_t)w;
+        while (n > 0 && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + left;
+            v->iov_len -= left;
+        }
+    }
+}
+
+/* The pieces of a file, in order, to one of these. */
+typedef void (*piece_fn)(void *ctx, const void *p, size_t n);
+
+static void hash_piece(void *ctx, const void *p, size_t n)
+{
+    XXH3_128bits_update(ctx, p, n);
+}
+
+static void buf_piece(void *ctx, const void *p, size_t n)
+{
+    buf_append(ctx, p, n);
+}
+
+static void fd_piece(void *ctx, const void *p, size_t n)
+{
+    sink *k = ctx;
+    if (k->niov == (int)(sizeof k->iov / sizeof k->iov[0]))
+        fd_flush(k);
+    k->iov[k->niov].iov_base = (void *)(uintptr_t)p;
+    k->iov[k->niov++].iov_len = n;
+}
+
+/* ELF header, each section after its alignment padding, padding, section
+ * headers. */
+static void emit_file(const lsec *s, size_t nsec, const buf *ehdr,
+                      const buf *shdrs, uint64_t shoff, piece_fn fn,
+                      void *ctx)
+{
+    static const uint8_t zero[64];
+    uint64_t pos = ehdr->len;
+    fn(ctx, ehdr->data, ehdr->len);
+    for (size_t i = 1; i <= nsec; i++) {
+        uint64_t at = i < nsec ? s[i].offset : shoff;
+        while (at > pos) {                 /* alignment: less than 16 */
+            size_t z = at - pos < sizeof zero ? (size_t)(at - pos)
+                                              : sizeof zero;
+            fn(ctx, zero, z);
+            pos += z;
+        }
+        if (i < nsec && s[i].data->len) {
+            fn(ctx, s[i].data->data, s[i].data->len);
+            pos += s[i].data->len;
+        }
+    }
+    fn(ctx, shdrs->data, shdrs->len);
+}
+
+static void pass_write(link_ctx *c, sink *snk)
 {
     size_t nsec = IMG_NSECS(c->nchunks);
     lsec *s = xcalloc(nsec, sizeof *s);
@@ -733,50 +871,62 @@ static void pass_write(link_ctx *c, buf *out)
         off += s[i].data->len;
     }
     uint64_t shoff = (off + 7) & ~(uint64_t)7;
-    buf_reserve(out, shoff + nsec * sizeof(Elf64_Shdr));  /* one allocation */
-    put_ehdr(out, shoff, (uint16_t)nsec);
-    for (size_t i = 1; i < nsec; i++) {
-        pad_to(out, s[i].offset, 0);
-        buf_append(out, s[i].data->data, s[i].data->len);
-    }
-    pad_to(out, shoff, 0);
+    buf ehdr = {0}, shdrs = {0};
+    put_ehdr(&ehdr, shoff, (uint16_t)nsec);
     for (size_t i = 0; i < nsec; i++)
-        put_shdr(out, &s[i]);
+        put_shdr(&shdrs, &s[i]);
+    int oom = ehdr.oom || shdrs.oom || c->missing_code.oom ||
+              c->missing_rela.oom;
     for (int i = 0; i < 8; i++)
-        if (bufs[i].oom)
-            out->oom = 1;
+        oom |= bufs[i].oom;
     for (size_t i = 0; i < c->nchunks; i++)
-        if (c->chunks[i].z.oom || c->chunks[i].rela.oom ||
-            c->chunks[i].code.oom)
-            out->oom = 1;
-    if (out->oom || c->missing_code.oom || c->missing_rela.oom) {
+        oom |= c->chunks[i].z.oom || c->chunks[i].rela.oom ||
+               c->chunks[i].code.oom;
+    if (oom) {
         lerr(c, "out of memory");
+        buf_free(&ehdr);
+        buf_free(&shdrs);
         goto out;
     }
 
-    /* Checksums: each section's file bytes, then the root over the whole
-     * file with .aotb.sums as zeros (it is still zero here). */
-    uint8_t *sm = out->data + s[sumsndx].offset;
+    /* Checksums: the root over the whole file with .aotb.sums as zeros (it
+     * is still zero here), hashed piece by piece as the file is written;
+     * then each section's bytes. */
+    XXH3_state_t *st = XXH3_createState();
+    if (!st) {
+        lerr(c, "out of memory");
+        buf_free(&ehdr);
+        buf_free(&shdrs);
+        goto out;
+    }
+    XXH3_128bits_reset(st);
+    emit_file(s, nsec, &ehdr, &shdrs, shoff, hash_piece, st);
+    XXH128_canonical_t cs;
+    XXH128_canonicalFromHash(&cs, XXH3_128bits_digest(st));
+    XXH3_freeState(st);
+    uint8_t *sm = sums->data;
     put_le32(sm, (uint32_t)nsec);
+    memcpy(sm + 16, cs.digest, IMG_SUM_SIZE);
+    memcpy(c->root, cs.digest, IMG_SUM_SIZE);
     for (size_t i = 1; i < nsec; i++)
         if (i != sumsndx)
-            img_sum(out->data + s[i].offset, s[i].data->len,
+            img_sum(s[i].data->data, s[i].data->len,
                     sm + 32 + IMG_SUM_SIZE * i);
-    uint8_t root[IMG_SUM_SIZE];
-    {
-        uint8_t *save = malloc(sums_len);
-        if (!save) {
+
+    if (snk->out) {
+        if (buf_reserve(snk->out, shoff + shdrs.len) != 0)  /* one allocation */
             lerr(c, "out of memory");
-            goto out;
-        }
-        memcpy(save, sm, sums_len);
-        memset(sm, 0, sums_len);
-        img_sum(out->data, out->len, root);
-        memcpy(sm, save, sums_len);
-        free(save);
+        else
+            emit_file(s, nsec, &ehdr, &shdrs, shoff, buf_piece, snk->out);
+    } else {
+        emit_file(s, nsec, &ehdr, &shdrs, shoff, fd_piece, snk);
+        fd_flush(snk);
+        if (snk->err)
+            lerr(c, "%s: cannot write: %s", snk->path, strerror(snk->err));
     }
-    memcpy(sm + 16, root, IMG_SUM_SIZE);
-    memcpy(c->root, root, IMG_SUM_SIZE);
+    snk->len = shoff + shdrs.len;
+    buf_free(&ehdr);
+    buf_free(&shdrs);
 out:
     if (bufs)
         for (int i = 0; i < 8; i++)
@@ -853,9 +1003,53 @@ int img_link(const obj_file *objs, const char *const *names, size_t n,
     return img_link_ex(objs, names, n, NULL, NULL, out, d);
 }
 
+static int link_run(const obj_file *objs, const char *const *names,
+                    size_t n, const img_link_opts *opts,
+                    img_link_stats *stats, sink *k, aotb_diag *d);
+
 int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, buf *out,
                 aotb_diag *d)
+{
+    sink *k = xcalloc(1, sizeof *k);
+    if (!k) {
+        if (stats)
+            memset(stats, 0, sizeof *stats);
+        diag_add(d, "out of memory");
+        return -1;
+    }
+    k->out = out;
+    int rc = link_run(objs, names, n, opts, stats, k, d);
+    if (rc != 0)
+        buf_free(out);
+    free(k);
+    return rc;
+}
+
+int img_link_fd(const obj_file *objs, const char *const *names, size_t n,
+                const img_link_opts *opts, img_link_stats *stats, int fd,
+                const char *path, uint64_t *len, aotb_diag *d)
+{
+    sink *k = xcalloc(1, sizeof *k);
+    *len = 0;
+    if (!k) {
+        if (stats)
+            memset(stats, 0, sizeof *stats);
+        diag_add(d, "out of memory");
+        return -1;
+    }
+    k->fd = fd;
+    k->path = path;
+    int rc = link_run(objs, names, n, opts, stats, k, d);
+    if (rc == 0)
+        *len = k->len;
+    free(k);
+    return rc;
+}
+
+static int link_run(const obj_file *objs, const char *const *names,
+                    size_t n, const img_link_opts *opts,
+                    img_link_stats *stats, sink *k, aotb_diag *d)
 {
     link_ctx c = {0};
     if (stats)
@@ -889,7 +1083,7 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
     if (!c.errors)
         pass_compress(&c);
     if (!c.errors)
-        pass_write(&c, out);
+        pass_write(&c, k);
     if (!c.errors && stats) {
         stats->chunks = (uint32_t)c.nchunks;
         memcpy(stats->root, c.root, IMG_SUM_SIZE);
@@ -923,9 +1117,5 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
     free(c.blocks);
     buf_free(&c.missing_code);
     buf_free(&c.missing_rela);
-    if (c.errors) {
-        buf_free(out);
-        return -1;
-    }
-    return 0;
+    return c.errors ? -1 : 0;
 }

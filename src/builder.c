@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #define LOCK_WAIT_MS 60000
@@ -90,9 +91,8 @@ static void drop_old(aotb_builder *b)
 {
     if (b->has_old)
         img_free(&b->old);
-    free(b->old_bytes);
+    file_unmap(&b->old_file);
     free(b->old_name);
-    b->old_bytes = NULL;
     b->old_name = NULL;
     b->has_old = 0;
 }
@@ -184,8 +184,9 @@ static int load_old(aotb_builder *b, const char *path, aotb_diag *d)
         diag_add(d, "%s: out of memory", path);
         return -1;
     }
-    if (file_read_all(path, &b->old_bytes, &b->old_len, d) != 0 ||
-        img_parse(b->old_name, b->old_bytes, b->old_len, &b->old, d) != 0) {
+    if (file_map(path, &b->old_file, d) != 0 ||
+        img_parse(b->old_name, b->old_file.data, b->old_file.len, &b->old,
+                  d) != 0) {
         drop_old(b);
         return -1;
     }
@@ -357,48 +358,68 @@ int aotb_builder_compile(aotb_builder *b, char **err)
     return 0;
 }
 
-/* Links b->objs; then checks the result as a reader would (img_parse: every
- * section checksum) and decompresses and checks only the chunks compressed
- * now: reused chunks are byte copies of chunks whose checksums img_parse
- * checked in the base image. */
+/* The objects' names for the linker's messages and its options: the base
+ * image's chunks are reused when allowed.  NULL when out of memory. */
+static const char **link_setup(aotb_builder *b, img_link_opts *o,
+                               aotb_diag *d)
+{
+    const char **names = xcalloc(b->nobjs, sizeof *names);
+    if (!names) {
+        diag_add(d, "aotb builder: out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < b->nobjs; i++)
+        names[i] = b->objs[i].kind == OBJ_META ? "<meta>" : "<block>";
+    memset(o, 0, sizeof *o);
+    if (b->has_old && b->cfg.enabled && b->cfg.preserve_unchanged) {
+        o->old = &b->old;
+        o->from_old = b->from_old;
+    }
+    return names;
+}
+
+/* Checks the image just linked as a reader would (img_parse: every section
+ * checksum) and decompresses and checks only the chunks compressed now:
+ * reused chunks are byte copies of chunks whose checksums img_parse
+ * checked in the base image.  Frees ls->fresh. */
+static int check_new(aotb_builder *b, const uint8_t *data, size_t len,
+                     img_link_stats *ls, aotb_diag *d)
+{
+    img_image img;
+    uint32_t checked = 0;
+    int rc = img_parse("<new image>", data, len, &img, d);
+    if (rc == 0) {
+        rc = img_verify_chunks(&img, ls->fresh, &checked, d);
+        img_free(&img);
+    }
+    b->st.chunks = ls->chunks;
+    b->st.chunks_reused = ls->chunks_reused;
+    b->st.chunks_verified = checked;
+    free(ls->fresh);
+    ls->fresh = NULL;
+    if (rc != 0)
+        diag_add(d, "aotb builder: internal error: the new image does not "
+                    "verify");
+    return rc;
+}
+
+/* Links b->objs into memory and checks the result. */
 static int build(aotb_builder *b, buf *out, aotb_diag *d)
 {
     if (compile(b, d) != 0)
         return -1;
-    const char **names = xcalloc(b->nobjs, sizeof *names);
-    if (!names) {
-        diag_add(d, "aotb builder: out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < b->nobjs; i++)
-        names[i] = b->objs[i].kind == OBJ_META ? "<meta>" : "<block>";
     img_link_opts o;
-    memset(&o, 0, sizeof o);
-    if (b->has_old && b->cfg.enabled && b->cfg.preserve_unchanged) {
-        o.old = &b->old;
-        o.from_old = b->from_old;
-    }
+    const char **names = link_setup(b, &o, d);
+    if (!names)
+        return -1;
     img_link_stats ls;
     int rc = img_link_ex(b->objs, names, b->nobjs, &o, &ls, out, d);
     free(names);
     if (rc != 0)
         return -1;
-    img_image img;
-    uint32_t checked = 0;
-    rc = img_parse("<new image>", out->data, out->len, &img, d);
-    if (rc == 0) {
-        rc = img_verify_chunks(&img, ls.fresh, &checked, d);
-        img_free(&img);
-    }
-    b->st.chunks = ls.chunks;
-    b->st.chunks_reused = ls.chunks_reused;
-    b->st.chunks_verified = checked;
-    free(ls.fresh);
-    if (rc != 0) {
-        diag_add(d, "aotb builder: internal error: the new image does not "
-                    "verify");
+    rc = check_new(b, out->data, out->len, &ls, d);
+    if (rc != 0)
         buf_free(out);
-    }
     return rc;
 }
 
@@ -418,14 +439,47 @@ int aotb_builder_build(aotb_builder *b, void **data, size_t *len, char **err)
     return 0;
 }
 
+/* Links b->objs straight into a temporary next to path (img_link_fd: the
+ * image is never copied whole into memory), checks it there through a
+ * read-only mapping, then fsyncs it and renames it over path. */
 static int write_image(aotb_builder *b, const char *path, aotb_diag *d)
 {
-    buf out = {0};
-    if (build(b, &out, d) != 0)
+    if (compile(b, d) != 0)
         return -1;
-    int rc = file_write_atomic(path, out.data, out.len, d);
-    buf_free(&out);
-    return rc;
+    img_link_opts o;
+    const char **names = link_setup(b, &o, d);
+    if (!names)
+        return -1;
+    char *tmp;
+    int fd = file_tmp_open(path, &tmp, d);
+    if (fd < 0) {
+        free(names);
+        return -1;
+    }
+    img_link_stats ls;
+    uint64_t len = 0;
+    int rc = img_link_fd(b->objs, names, b->nobjs, &o, &ls, fd, path, &len,
+                         d);
+    free(names);
+    if (rc == 0) {
+        void *map = len && len < SIZE_MAX
+                        ? mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0)
+                        : MAP_FAILED;
+        if (map == MAP_FAILED) {
+            diag_add(d, "%s: cannot map the new image to check it: %s", path,
+                     strerror(errno));
+            free(ls.fresh);
+            rc = -1;
+        } else {
+            rc = check_new(b, map, (size_t)len, &ls, d);
+            munmap(map, (size_t)len);
+        }
+    }
+    if (rc != 0) {
+        file_tmp_abort(fd, tmp);
+        return -1;
+    }
+    return file_tmp_commit(fd, tmp, path, 1, d);
 }
 
 int aotb_builder_save(aotb_builder *b, const char *path, char **err)

@@ -19,8 +19,7 @@ struct aotb_builder {
     ir_program prog;
     int has_prog;
     /* The base image (aotb_builder_load_image). */
-    uint8_t *old_bytes;
-    size_t old_len;
+    file_view old_file;            /* its bytes (img_image points in) */
     char *old_name;
     img_image old;
     int has_old;

@@ -11,30 +11,36 @@ static int cmp_pc(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static block_hash *sorted_copy(const block_hash *v, size_t n, const char *side,
-                               aotb_diag *d)
+/* *out = v itself when it is sorted by pc without duplicates (programs
+ * and images usually are: *copy stays NULL), else a sorted copy (also in
+ * *copy, for the caller to free).  -1 + message on duplicates or out of
+ * memory. */
+static int sorted(const block_hash *v, size_t n, const block_hash **out,
+                  block_hash **copy, const char *side, aotb_diag *d)
 {
+    *out = v;
+    *copy = NULL;
+    size_t k = 1;
+    while (k < n && v[k - 1].pc < v[k].pc)
+        k++;
+    if (k >= n)
+        return 0;
     block_hash *c = xreallocarray(NULL, n, sizeof *c);
     if (!c) {
         diag_add(d, "out of memory");
-        return NULL;
+        return -1;
     }
-    if (n)
-        memcpy(c, v, n * sizeof *c);
-    /* Programs and states usually come in pc order already. */
-    size_t k = 1;
-    while (k < n && c[k - 1].pc < c[k].pc)
-        k++;
-    if (k < n)
-        qsort(c, n, sizeof *c, cmp_pc);
+    memcpy(c, v, n * sizeof *c);
+    qsort(c, n, sizeof *c, cmp_pc);
     for (size_t i = 1; i < n; i++)
         if (c[i].pc == c[i - 1].pc) {
             diag_add(d, "%s program has two blocks at pc 0x%llx", side,
                      (unsigned long long)c[i].pc);
             free(c);
-            return NULL;
+            return -1;
         }
-    return c;
+    *out = *copy = c;
+    return 0;
 }
 
 int changes_classify(const block_hash *old_blocks, size_t nold,
@@ -42,14 +48,18 @@ int changes_classify(const block_hash *old_blocks, size_t nold,
                      change_set *out, aotb_diag *d)
 {
     memset(out, 0, sizeof *out);
-    block_hash *o = sorted_copy(old_blocks, nold, "old", d);
-    block_hash *n = o ? sorted_copy(new_blocks, nnew, "new", d) : NULL;
-    block_change *items = n ? xreallocarray(NULL, nold + nnew, sizeof *items) : NULL;
+    block_hash *oc = NULL, *nc = NULL;
+    const block_hash *o, *n;
+    int ok = sorted(old_blocks, nold, &o, &oc, "old", d) == 0 &&
+             sorted(new_blocks, nnew, &n, &nc, "new", d) == 0;
+    block_change *items =
+        ok ? xreallocarray(NULL, nold + nnew ? nold + nnew : 1, sizeof *items)
+           : NULL;
     if (!items) {
-        if (n)
+        if (ok)
             diag_add(d, "out of memory");
-        free(o);
-        free(n);
+        free(oc);
+        free(nc);
         return -1;
     }
     size_t i = 0, j = 0, k = 0;
@@ -78,8 +88,8 @@ int changes_classify(const block_hash *old_blocks, size_t nold,
                 out->stats.modified++;
         }
     }
-    free(o);
-    free(n);
+    free(oc);
+    free(nc);
     out->items = items;
     out->n = k;
     return 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,6 +234,47 @@ fail:
     return -1;
 }
 
+int file_map(const char *path, file_view *v, aotb_diag *d)
+{
+    memset(v, 0, sizeof *v);
+    if (strcmp(path, "-") != 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            diag_add(d, "%s: cannot open: %s", path, strerror(errno));
+            return -1;
+        }
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+            (uint64_t)st.st_size < SIZE_MAX / 2) {
+            void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+                           fd, 0);
+            close(fd);
+            if (p != MAP_FAILED) {
+                v->data = p;
+                v->len = (size_t)st.st_size;
+                v->mapped = 1;
+                return 0;
+            }
+        } else {
+            close(fd);
+        }
+    }
+    uint8_t *data;
+    if (file_read_all(path, &data, &v->len, d) != 0)
+        return -1;
+    v->data = data;
+    return 0;
+}
+
+void file_unmap(file_view *v)
+{
+    if (v->mapped)
+        munmap((void *)(uintptr_t)v->data, v->len);
+    else
+        free((void *)(uintptr_t)v->data);
+    memset(v, 0, sizeof *v);
+}
+
 static int write_full(int fd, const void *data, size_t len)
 {
     const uint8_t *p = data;
@@ -249,29 +291,38 @@ static int write_full(int fd, const void *data, size_t len)
     return 0;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len,
-                        int sync, aotb_diag *d)
+int file_tmp_open(const char *path, char **tmp, aotb_diag *d)
 {
     size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) {
+    *tmp = malloc(n + 16);
+    if (!*tmp) {
         diag_add(d, "%s: out of memory", path);
         return -1;
     }
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    memcpy(*tmp, path, n);
+    memcpy(*tmp + n, ".tmp.XXXXXX", 12);
+    int fd = mkostemp(*tmp, O_CLOEXEC);
     if (fd < 0) {
         diag_add(d, "%s: cannot create temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
+        free(*tmp);
+        *tmp = NULL;
     }
-    if (write_full(fd, data, len) != 0 || fchmod(fd, 0644) != 0 ||
-        (sync && fsync(fd) != 0)) {
+    return fd;
+}
+
+void file_tmp_abort(int fd, char *tmp)
+{
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+}
+
+int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
+                    aotb_diag *d)
+{
+    if (fchmod(fd, 0644) != 0 || (sync && fsync(fd) != 0)) {
         diag_add(d, "%s: cannot write: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
+        file_tmp_abort(fd, tmp);
         return -1;
     }
     if (close(fd) != 0) {
@@ -288,6 +339,21 @@ static int write_atomic(const char *path, const void *data, size_t len,
     }
     free(tmp);
     return 0;
+}
+
+static int write_atomic(const char *path, const void *data, size_t len,
+                        int sync, aotb_diag *d)
+{
+    char *tmp;
+    int fd = file_tmp_open(path, &tmp, d);
+    if (fd < 0)
+        return -1;
+    if (write_full(fd, data, len) != 0) {
+        diag_add(d, "%s: cannot write: %s", path, strerror(errno));
+        file_tmp_abort(fd, tmp);
+        return -1;
+    }
+    return file_tmp_commit(fd, tmp, path, sync, d);
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len,

@@ -92,11 +92,36 @@ static inline void put_le64(uint8_t *p, uint64_t v)
  * *len).  Returns 0, or -1 with "PATH: reason" added to d. */
 int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d);
 
+/* A file's bytes, mapped read-only (a regular, non-empty file) or read
+ * into memory (anything else: standard input "-", pipes, empty files).
+ * Mapping spares the copy and the fresh pages of a big file; the file must
+ * then not be truncated or rewritten in place while the view is open (aotb
+ * only ever replaces files by rename). */
+typedef struct file_view {
+    const uint8_t *data;      /* NUL-terminated when read, not when mapped */
+    size_t len;
+    int mapped;
+} file_view;
+/* 0, or -1 with "PATH: reason" added to d. */
+int file_map(const char *path, file_view *v, aotb_diag *d);
+void file_unmap(file_view *v);
+
 /* Writes data to a temporary file in the target's directory, fsyncs it and
  * renames it over path.  On any failure the temporary is removed, the old file
  * is left untouched, and -1 is returned with a message. */
 int file_write_atomic(const char *path, const void *data, size_t len,
                       aotb_diag *d);
+
+/* file_write_atomic's steps, for a writer that writes the bytes itself:
+ * file_tmp_open creates the temporary PATH.tmp.XXXXXX (its name in *tmp,
+ * malloc'd) and returns its descriptor (or -1 + message); file_tmp_commit
+ * fsyncs it (if sync) and renames it over path (0, or -1 + message, the
+ * temporary then removed); file_tmp_abort removes it.  Both close fd and
+ * free tmp. */
+int file_tmp_open(const char *path, char **tmp, aotb_diag *d);
+int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
+                    aotb_diag *d);
+void file_tmp_abort(int fd, char *tmp);
 
 /* file_write_atomic without the fsync, for caches that are checked when
  * read (a stale or lost one costs work, never a wrong result): the file

@@ -2,9 +2,11 @@
  * chunking, link errors, each structural check, the host checks, and
  * truncation / bit flips at every position rejected without a crash. */
 #include <elf.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "aotb/aotb.h"
@@ -348,6 +350,44 @@ static void test_deterministic(void)
     diag_free(&d);
 }
 
+/* img_link_fd writes the bytes img_link_ex gives (here across several
+ * chunks, so many pieces), and a descriptor it cannot write to gives a
+ * clean error. */
+static void test_link_fd(void)
+{
+    objset s = {0};
+    add_meta(&s, 0, 0x1000);
+    for (int i = 0; i < 60; i++)
+        add_fake(&s, 0x100 * (uint64_t)i, 3000 + (size_t)i, 0x100 * 61);
+    buf a;
+    aotb_diag d = {0};
+    img_link_stats st;
+    CU_ASSERT_EQUAL_FATAL(link_set(&s, &a, &d), 0);
+    FILE *f = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    uint64_t len = 1;
+    CU_ASSERT_EQUAL(img_link_fd(s.o, s.names, s.n, NULL, &st, fileno(f),
+                                "t.aot", &len, &d), 0);
+    free(st.fresh);
+    CU_ASSERT_TRUE(st.chunks >= 3);
+    CU_ASSERT_EQUAL(len, a.len);
+    uint8_t *back = malloc(a.len + 1);
+    rewind(f);
+    CU_ASSERT_EQUAL(fread(back, 1, a.len + 1, f), a.len);
+    CU_ASSERT(memcmp(back, a.data, a.len) == 0);
+    free(back);
+    fclose(f);
+    int fd = open("/dev/null", O_RDONLY);
+    CU_ASSERT_EQUAL(img_link_fd(s.o, s.names, s.n, NULL, NULL, fd, "t.aot",
+                                &len, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "t.aot: cannot write: "));
+    CU_ASSERT_EQUAL(len, 0);
+    close(fd);
+    buf_free(&a);
+    set_free(&s);
+    diag_free(&d);
+}
+
 static void test_chunks(void)
 {
     /* 50 blocks of 3000 bytes: at 16-byte alignment each takes 3008; a
@@ -479,6 +519,28 @@ static void test_malformed(void)
         CU_ASSERT_EQUAL(img_parse("t.aot", f, n, &img, &d), 0);
         img_free(&img);
         diag_free(&d);
+    }
+    {
+        /* Padding between sections and before the section headers: only
+         * the root covers it (hashed around .aotb.sums, so both sides of
+         * it count). */
+        unsigned shnum = (unsigned)(f[60] | f[61] << 8);
+        uint64_t sums = sec_off(im.data, shnum - 2);
+        int before = 0, after = 0;
+        for (unsigned i = 1; i < shnum; i++) {
+            uint64_t end = get_le64(im.data + shoff + 64 * i + 24) +
+                           get_le64(im.data + shoff + 64 * i + 32);
+            uint64_t next = i + 1 < shnum ? sec_off(im.data, i + 1) : shoff;
+            if (end >= next)
+                continue;
+            before |= end < sums;
+            after |= end > sums;
+            FRESH();
+            f[end] ^= 0x40;
+            expect_parse_error(f, n, "root checksum mismatch");
+        }
+        CU_ASSERT_TRUE(before);
+        CU_ASSERT_TRUE(after);
     }
     FRESH();
     put_le32(f + hdr + 28, 0xffffffffu);       /* oversized block count */
@@ -687,10 +749,31 @@ static void test_cpu_moves_image(void)
     buf_free(&b);
 }
 
+/* img_block_sym writes CG_BLOCK_SYM_FMT (by hand), truncating like
+ * snprintf. */
+static void test_block_sym(void)
+{
+    static const uint64_t pcs[] = {0, 0x10, 0x1234abcd5678ef09ull,
+                                   UINT64_MAX};
+    for (size_t i = 0; i < sizeof pcs / sizeof pcs[0]; i++) {
+        char want[40], got[40];
+        snprintf(want, sizeof want, CG_BLOCK_SYM_FMT, pcs[i]);
+        memset(got, 'x', sizeof got);
+        img_block_sym(pcs[i], got, sizeof got);
+        CU_ASSERT_STRING_EQUAL(got, want);
+        memset(got, 'x', sizeof got);
+        img_block_sym(pcs[i], got, 12);
+        CU_ASSERT_EQUAL(strlen(got), 11);
+        CU_ASSERT_EQUAL(memcmp(got, want, 11), 0);
+    }
+}
+
 static CU_TestInfo tests[] = {
+    {"block symbol names", test_block_sym},
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
     {"blocks split into ~64 KiB chunks", test_chunks},
+    {"linked straight into a file", test_link_fd},
     {"link errors collected and named", test_link_errors},
     {"each structural check", test_malformed},
     {"truncation and bit flips rejected", test_damage},

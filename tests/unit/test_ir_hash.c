@@ -6,6 +6,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "changes.h"
 #include "testutil.h"
 
 static ir_hash hash_of_text(const char *text, uint64_t pc)
@@ -464,6 +465,50 @@ static void test_invariance(void)
                                       "block 9 {\n ret\n}\nblock 1 {\n ret\n}\n", 1)));
 }
 
+/* changes_classify takes sorted lists as they are and sorts the others;
+ * a duplicate pc is refused either way. */
+static void test_classify(void)
+{
+    block_hash o[] = {{0x10, {1, 1}}, {0x20, {2, 2}}, {0x30, {3, 3}}};
+    block_hash n[] = {{0x40, {4, 4}}, {0x10, {1, 1}}, {0x30, {3, 9}}};
+    change_set c;
+    aotb_diag d = {0};
+    for (int round = 0; round < 2; round++) {
+        CU_ASSERT_EQUAL_FATAL(changes_classify(o, 3, n, 3, &c, &d), 0);
+        CU_ASSERT_EQUAL(c.n, 4);
+        static const uint64_t pcs[] = {0x10, 0x20, 0x30, 0x40};
+        static const change_kind k[] = {CHANGE_UNCHANGED, CHANGE_REMOVED,
+                                        CHANGE_MODIFIED, CHANGE_ADDED};
+        for (size_t i = 0; i < 4 && i < c.n; i++) {
+            CU_ASSERT_EQUAL(c.items[i].pc, pcs[i]);
+            CU_ASSERT_EQUAL(c.items[i].kind, k[i]);
+        }
+        CU_ASSERT_EQUAL(c.stats.unchanged + c.stats.removed +
+                            c.stats.modified + c.stats.added, 4);
+        changes_free(&c);
+        /* the same, new side sorted */
+        block_hash t = n[0];
+        n[0] = n[1];
+        n[1] = n[2];
+        n[2] = t;
+    }
+    CU_ASSERT_EQUAL(changes_classify(NULL, 0, NULL, 0, &c, &d), 0);
+    CU_ASSERT_EQUAL(c.n, 0);
+    changes_free(&c);
+    n[0].pc = 0x10;                 /* in order, but the same pc twice */
+    n[1].pc = 0x10;
+    n[2].pc = 0x30;
+    CU_ASSERT_EQUAL(changes_classify(o, 3, n, 3, &c, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "new program has two "
+                                                 "blocks at pc 0x10"));
+    diag_clear(&d);
+    o[1].pc = 0x10;
+    CU_ASSERT_EQUAL(changes_classify(o, 3, NULL, 0, &c, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "old program has two "
+                                                 "blocks at pc 0x10"));
+    diag_free(&d);
+}
+
 static CU_TestInfo tests[] = {
     {"encoding layout", test_encoding_layout},
     {"interrupt encoding", test_interrupt_encoding},
@@ -473,6 +518,7 @@ static CU_TestInfo tests[] = {
     {"every terminator field changes the hash", test_every_terminator_field},
     {"every operand edited in the text", test_text_edits},
     {"invariance", test_invariance},
+    {"change classification", test_classify},
     CU_TEST_INFO_NULL};
 
 static CU_SuiteInfo suites[] = {
