@@ -169,7 +169,7 @@ static int from_old(prev_link *pl, size_t i, const char *path,
                     const ls_stat *st, obj_file *o)
 {
     const ls_entry *e = ls_find(&pl->prev, path);
-    if (!e || !same_stat(&e->st, st))
+    if (!e || (e->flags & LS_READ_ALWAYS) || !same_stat(&e->st, st))
         return -1;
     uint32_t b = img_find_block(&pl->old, e->pc);
     if (b == UINT32_MAX)
@@ -230,9 +230,16 @@ static int read_objects(prev_link *pl, const names *in, obj_file *objs,
             }
         }
         ok[i] = 1;
-        if (have_st && objs[i].kind == OBJ_BLOCK &&
-            !ls_is_racy(&st, pl->now) &&
-            ls_add(&pl->next, path, &st, objs[i].pc, objs[i].features) != 0)
+        /* Every object gets an entry, in link order, so that the next
+         * link's lookups all hit in order; the meta object and objects
+         * that could still change within a timestamp tick are marked to
+         * be read again. */
+        int r = have_st && objs[i].kind == OBJ_BLOCK &&
+                        !ls_is_racy(&st, pl->now)
+                    ? ls_add(&pl->next, path, &st, objs[i].pc,
+                             objs[i].features)
+                    : ls_add_read_always(&pl->next, path);
+        if (r != 0)
             pl->next_oom = 1;
     }
     free(sts);
