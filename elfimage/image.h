@@ -235,6 +235,11 @@ int img_dump_object(FILE *out, const char *name, const obj_file *o,
 
 /* Shared by link / read: XXH3-128 in canonical (big-endian) byte order. */
 void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE]);
+/* img_sum of p[0, n) with p[hole, hole + hole_len) taken as zeros (the
+ * root checksum, over the file with .aotb.sums zero); the hole must lie
+ * inside. */
+void img_sum_hole(const uint8_t *p, size_t n, size_t hole, size_t hole_len,
+                  uint8_t out[IMG_SUM_SIZE]);
 /* "aotb_blk_<16 hex>" into out (at least 26 bytes). */
 void img_block_sym(uint64_t pc, char *out, size_t size);
 

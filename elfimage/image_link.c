@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack */
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -38,6 +39,10 @@ typedef struct lchunk {
     buf z;                 /* Elf64_Chdr + zstd frame */
     buf rela;
     int reused;            /* z points into the old image (not owned) */
+    int rela_reused;       /* so does rela (same symbol numbering) */
+    uint32_t old_shndx;    /* reused: the old chunk's section, whose
+                              checksums (verified by img_parse) are the
+                              new sections' */
     uint64_t size;         /* uncompressed size */
 } lchunk;
 
@@ -74,6 +79,8 @@ typedef struct link_ctx {
     int level;
     uint8_t root[IMG_SUM_SIZE];  /* the written image's root checksum */
     const uint32_t *from_old;    /* img_link_opts.from_old */
+    int same_syms;               /* old has exactly our symbols, in order:
+                                    its relocation records are ours */
     uint8_t **old_code;          /* old chunks decompressed for from_old */
 } link_ctx;
 
@@ -94,9 +101,37 @@ void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE])
     memcpy(out, cs.digest, IMG_SUM_SIZE);
 }
 
+void img_sum_hole(const uint8_t *p, size_t n, size_t hole, size_t hole_len,
+                  uint8_t out[IMG_SUM_SIZE])
+{
+    static const uint8_t zero[4096];
+    XXH3_state_t st;
+    XXH3_INITSTATE(&st);
+    XXH3_128bits_reset(&st);
+    XXH3_128bits_update(&st, p, hole);
+    for (size_t k = 0; k < hole_len; k += sizeof zero)
+        XXH3_128bits_update(&st, zero, hole_len - k < sizeof zero
+                                           ? hole_len - k : sizeof zero);
+    XXH3_128bits_update(&st, p + hole + hole_len, n - hole - hole_len);
+    XXH128_canonical_t cs;
+    XXH128_canonicalFromHash(&cs, XXH3_128bits_digest(&st));
+    memcpy(out, cs.digest, IMG_SUM_SIZE);
+}
+
 void img_block_sym(uint64_t pc, char *out, size_t size)
 {
-    snprintf(out, size, CG_BLOCK_SYM_FMT, pc);
+    /* CG_BLOCK_SYM_FMT without printf: a link names every block. */
+    static const char pre[] = "aotb_blk_";
+    char t[sizeof pre + 16];
+    memcpy(t, pre, sizeof pre - 1);
+    for (int i = 0; i < 16; i++)
+        t[sizeof pre - 1 + i] = "0123456789abcdef"[(pc >> (60 - 4 * i)) & 15];
+    t[sizeof t - 1] = '\0';
+    if (size == 0)
+        return;
+    size_t n = size < sizeof t ? size - 1 : sizeof t - 1;
+    memcpy(out, t, n);
+    out[n] = '\0';
 }
 
 /* ---- collect ---------------------------------------------------------- */
@@ -266,6 +301,15 @@ static void pass_resolve(link_ctx *c)
                                                               : miss[j++];
     free(bpcs);
     free(miss);
+    /* Relocation records hold symbol numbers: when the old image numbers
+     * exactly these symbols (every block and stub pc, then the runtime's),
+     * a chunk copied from it keeps its relocation section too. */
+    const img_image *old = c->old;
+    c->same_syms = old && !c->errors &&
+                   (size_t)old->nblocks + old->nmissing == c->nsyms &&
+                   (c->nsyms == 0 ||
+                    memcmp(old->sympc + 1, c->syms,
+                           c->nsyms * sizeof *c->syms) == 0);
 }
 
 /* ---- lay out ---------------------------------------------------------- */
@@ -408,8 +452,9 @@ static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
         pad_to(&ch->code, off, 0xcc);      /* int3 between blocks */
         buf_append(&ch->code, code, o->code_len);
     }
-    for (size_t k = 0; k < o->nrelocs; k++)
-        put_rela(c, &ch->rela, off, &o->relocs[k]);
+    if (!ch->rela_reused)
+        for (size_t k = 0; k < o->nrelocs; k++)
+            put_rela(c, &ch->rela, off, &o->relocs[k]);
     ch->n++;
     ch->size = (uint64_t)off + o->code_len;
 }
@@ -439,9 +484,17 @@ static void pass_layout(link_ctx *c)
             lchunk *r = &c->chunks[c->nchunks++];
             r->first = (uint32_t)i;
             r->reused = 1;
+            r->old_shndx = och->shndx;
             /* Borrowed, not copied: the old image outlives the link. */
             r->z.data = (uint8_t *)(uintptr_t)(c->old->data + s->offset);
             r->z.len = s->size;
+            if (c->same_syms) {
+                /* same_as_old compared every record of these blocks;
+                 * with the same symbol numbers they are these bytes. */
+                r->rela_reused = 1;
+                r->rela.data = (uint8_t *)(uintptr_t)och->rela;
+                r->rela.len = (size_t)och->nrelas * sizeof(Elf64_Rela);
+            }
             for (uint32_t k = 0; k < och->nblocks; k++)
                 place(c, r, &c->blocks[i + k],
                       c->old->blocks[och->first_block + k].offset, 0);
@@ -758,23 +811,23 @@ static void pass_write(link_ctx *c, buf *out)
      * file with .aotb.sums as zeros (it is still zero here). */
     uint8_t *sm = out->data + s[sumsndx].offset;
     put_le32(sm, (uint32_t)nsec);
-    for (size_t i = 1; i < nsec; i++)
-        if (i != sumsndx)
+    const uint8_t *old_sums = NULL;
+    if (c->old)
+        old_sums = c->old->data + c->old->secs[c->old->nsecs - 2].offset + 32;
+    for (size_t i = 1; i < nsec; i++) {
+        const lchunk *ch = i >= IMG_SEC_CHUNK0 && i < IMG_SEC_CHUNK0 + 2 * c->nchunks
+                               ? &c->chunks[(i - IMG_SEC_CHUNK0) / 2] : NULL;
+        int odd = ch && (i - IMG_SEC_CHUNK0) % 2;
+        if (ch && ch->reused && (!odd || ch->rela_reused))
+            memcpy(sm + 32 + IMG_SUM_SIZE * i,
+                   old_sums + IMG_SUM_SIZE * (ch->old_shndx + (uint32_t)odd),
+                   IMG_SUM_SIZE);
+        else if (i != sumsndx)
             img_sum(out->data + s[i].offset, s[i].data->len,
                     sm + 32 + IMG_SUM_SIZE * i);
-    uint8_t root[IMG_SUM_SIZE];
-    {
-        uint8_t *save = malloc(sums_len);
-        if (!save) {
-            lerr(c, "out of memory");
-            goto out;
-        }
-        memcpy(save, sm, sums_len);
-        memset(sm, 0, sums_len);
-        img_sum(out->data, out->len, root);
-        memcpy(sm, save, sums_len);
-        free(save);
     }
+    uint8_t root[IMG_SUM_SIZE];
+    img_sum_hole(out->data, out->len, s[sumsndx].offset, sums_len, root);
     memcpy(sm + 16, root, IMG_SUM_SIZE);
     memcpy(c->root, root, IMG_SUM_SIZE);
 out:
@@ -910,7 +963,8 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
         buf_free(&c.chunks[i].code);
         if (!c.chunks[i].reused)
             buf_free(&c.chunks[i].z);
-        buf_free(&c.chunks[i].rela);
+        if (!c.chunks[i].rela_reused)
+            buf_free(&c.chunks[i].rela);
     }
     free(c.chunks);
     if (c.old_code)

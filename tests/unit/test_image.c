@@ -687,7 +687,36 @@ static void test_cpu_moves_image(void)
     buf_free(&b);
 }
 
+/* The helpers the linker uses instead of printf and a zeroed copy. */
+static void test_sym_and_sum_helpers(void)
+{
+    static const uint64_t pcs[] = {0, 1, 0x1000, 0xdeadbeefcafef00dULL,
+                                   UINT64_MAX, 0x0123456789abcdefULL};
+    for (size_t i = 0; i < sizeof pcs / sizeof *pcs; i++) {
+        char got[32], want[32];
+        img_block_sym(pcs[i], got, sizeof got);
+        snprintf(want, sizeof want, CG_BLOCK_SYM_FMT, pcs[i]);
+        CU_ASSERT_STRING_EQUAL(got, want);
+        img_block_sym(pcs[i], got, 12);               /* too small: cut */
+        CU_ASSERT_EQUAL(strlen(got), 11);
+    }
+    uint8_t data[10000], copy[10000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 131 + 7);
+    static const size_t holes[][2] = {{0, 0}, {0, 16}, {5, 4096}, {100, 9000},
+                                      {9990, 10}, {10000, 0}, {0, 10000}};
+    for (size_t i = 0; i < sizeof holes / sizeof *holes; i++) {
+        uint8_t a[IMG_SUM_SIZE], b[IMG_SUM_SIZE];
+        memcpy(copy, data, sizeof data);
+        memset(copy + holes[i][0], 0, holes[i][1]);
+        img_sum(copy, sizeof copy, a);
+        img_sum_hole(data, sizeof data, holes[i][0], holes[i][1], b);
+        CU_ASSERT(memcmp(a, b, IMG_SUM_SIZE) == 0);
+    }
+}
+
 static CU_TestInfo tests[] = {
+    {"symbol names and the root checksum's hole", test_sym_and_sum_helpers},
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
     {"blocks split into ~64 KiB chunks", test_chunks},

@@ -502,6 +502,18 @@ static void relink_case(int change, size_t change_size, int max_chunk)
     CU_ASSERT_EQUAL(got.code[0], (uint8_t)(change + 100));
     obj_free(&got);
     free(chunk);
+    /* Every block holds its object's code, relocations and the rest (the
+     * relocation sections copied from the old image included). */
+    for (int i = 0; i < NB; i++) {
+        uint32_t nb = img_find_block(&nw, 0x1000 + 0x10 * (uint64_t)i);
+        CU_ASSERT_FATAL(nb != UINT32_MAX);
+        uint8_t *ck = NULL;
+        CU_ASSERT_EQUAL_FATAL(img_chunk_decompress(&nw, nw.blocks[nb].chunk, &ck, &d), 0);
+        CU_ASSERT_EQUAL_FATAL(img_block_obj(&nw, nb, ck, s3.o[i].features, &got, &d), 0);
+        same_obj(i == change ? &s3.o[i] : &s2.o[i], &got, 1);
+        obj_free(&got);
+        free(ck);
+    }
     img_free(&nw);
     if (d.count)
         printf("%s", diag_text(&d));
@@ -526,7 +538,72 @@ static void test_relink_same_bytes(void)
     relink_case(NB - 1, 60, 0);              /* canonical chunking */
 }
 
+/* A block inserted at a new pc renumbers the symbols after it: chunks
+ * copied from the old image get their relocation records rewritten, and
+ * every block still resolves to the right targets. */
+static void test_relink_renumbered(void)
+{
+    objs s, s2;
+    make_objs(&s, -1, 0);
+    make_objs(&s2, -1, 0);
+    img_link_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.max_chunk_blocks = 4;
+    buf img = {0}, out = {0};
+    aotb_diag d = {0};
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(s.o, s.names, NB + 1, &lo, NULL, &img, &d), 0);
+    img_image old, nw;
+    CU_ASSERT_EQUAL_FATAL(img_parse("old", img.data, img.len, &old, &d), 0);
+    obj_file all[NB + 2];
+    const char *names[NB + 2];
+    memcpy(all, s2.o, sizeof s2.o);
+    memcpy(names, s2.names, sizeof s2.names);
+    obj_file *x = &all[NB + 1];
+    memset(x, 0, sizeof *x);
+    x->kind = OBJ_BLOCK;
+    img_host_fingerprint(x->fingerprint, sizeof x->fingerprint);
+    x->features = 1;
+    x->pc = 0x1108;                 /* between blocks 16 and 17 */
+    x->code_len = 12;
+    x->code = calloc(1, 12);
+    x->relocs = calloc(1, sizeof *x->relocs);
+    x->relocs[0] = (cg_reloc){2, R_X86_64_PLT32, -4, CG_TGT_BLOCK, 0x1000};
+    x->nrelocs = 1;
+    names[NB + 1] = "extra.o";
+    lo.old = &old;
+    img_link_stats st;
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(all, names, NB + 2, &lo, &st, &out, &d), 0);
+    CU_ASSERT(st.chunks_reused > 0);
+    CU_ASSERT_EQUAL_FATAL(img_parse("new", out.data, out.len, &nw, &d), 0);
+    CU_ASSERT_EQUAL(img_verify(&nw, &d), 0);
+    for (int i = 0; i < NB + 2; i++) {
+        if (i == NB)
+            continue;
+        uint32_t b = img_find_block(&nw, all[i].pc);
+        CU_ASSERT_FATAL(b != UINT32_MAX);
+        uint8_t *ck = NULL;
+        obj_file got;
+        CU_ASSERT_EQUAL_FATAL(img_chunk_decompress(&nw, nw.blocks[b].chunk, &ck, &d), 0);
+        CU_ASSERT_EQUAL_FATAL(img_block_obj(&nw, b, ck, all[i].features, &got, &d), 0);
+        same_obj(&all[i], &got, 1);
+        obj_free(&got);
+        free(ck);
+    }
+    if (d.count)
+        printf("%s", diag_text(&d));
+    free(st.fresh);
+    obj_free(x);
+    img_free(&nw);
+    img_free(&old);
+    buf_free(&img);
+    buf_free(&out);
+    diag_free(&d);
+    free_objs(&s);
+    free_objs(&s2);
+}
+
 static CU_TestInfo tests[] = {
+    {"relink with the symbols renumbered", test_relink_renumbered},
     {"format / parse round trip", test_round_trip},
     {"malformed sidecars rejected", test_rejects},
     {"lookups in and out of order", test_find_order},
