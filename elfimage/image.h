@@ -136,12 +136,18 @@ typedef struct img_link_opts {
      * (0: no limit; the canonical layout). */
     uint32_t max_chunk_blocks;
     int zstd_level;               /* 0: IMG_ZSTD_LEVEL */
-    /* With old: per object, the old block whose code the object holds
-     * without carrying it (obj_file.code NULL, from img_block_obj), or
-     * UINT32_MAX for an ordinary object.  Such code is taken from the old
-     * image (its chunk decompressed only if the block lands in a new
-     * chunk).  NULL: every object carries its code. */
+    /* With old: per object, the old block the object is (from
+     * img_block_obj without its code, or see from_old_features), or
+     * UINT32_MAX for an ordinary object.  Such an object is taken from
+     * the old image (its code's chunk decompressed only if the block lands
+     * in a new chunk).  NULL: every object carries its code. */
     const uint32_t *from_old;
+    /* With from_old: per object, the CPU features of an object taken from
+     * the old image (the image records only their union).  Every other
+     * field of such an object comes from its old block, and objs[i] is
+     * not looked at: it may be left zero.  NULL: objs[i].features (the
+     * object from img_block_obj). */
+    const uint32_t *from_old_features;
 } img_link_opts;
 
 typedef struct img_link_stats {

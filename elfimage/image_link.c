@@ -79,6 +79,7 @@ typedef struct link_ctx {
     int level;
     uint8_t root[IMG_SUM_SIZE];  /* the written image's root checksum */
     const uint32_t *from_old;    /* img_link_opts.from_old */
+    const uint32_t *from_old_features;   /* and .from_old_features */
     int same_syms;               /* old has exactly our symbols, in order:
                                     its relocation records are ours */
     uint8_t **old_code;          /* old chunks decompressed for from_old */
@@ -92,6 +93,62 @@ static void lerr(link_ctx *c, const char *fmt, ...)
     diag_vadd(c->d, fmt, ap);
     va_end(ap);
     c->errors++;
+}
+
+/* ---- objects --------------------------------------------------------- */
+
+/* An object with from_old set is the old image's block: everything but its
+ * CPU features comes from there and objs[i] is not looked at (cmd_link
+ * leaves it zero, so that 10,000 unchanged objects cost no memory). */
+static const img_block *old_of(const link_ctx *c, size_t i)
+{
+    return c->from_old && c->from_old[i] != UINT32_MAX
+               ? &c->old->blocks[c->from_old[i]] : NULL;
+}
+
+static size_t o_len(const link_ctx *c, size_t i)
+{
+    const img_block *x = old_of(c, i);
+    return x ? x->size : c->objs[i].code_len;
+}
+
+static size_t o_nrelocs(const link_ctx *c, size_t i)
+{
+    const img_block *x = old_of(c, i);
+    return x ? x->reloc_count : c->objs[i].nrelocs;
+}
+
+static const char *o_fp(const link_ctx *c, size_t i)
+{
+    return old_of(c, i) ? c->old->fingerprint : c->objs[i].fingerprint;
+}
+
+static uint32_t o_features(const link_ctx *c, size_t i)
+{
+    if (old_of(c, i) && c->from_old_features)
+        return c->from_old_features[i];
+    return c->objs[i].features;
+}
+
+/* Relocation k of object i (an old block's translated back to kind +
+ * target, as img_block_obj does; img_parse checked every record). */
+static cg_reloc o_reloc(const link_ctx *c, size_t i, size_t k)
+{
+    const img_block *x = old_of(c, i);
+    if (!x)
+        return c->objs[i].relocs[k];
+    const img_image *old = c->old;
+    const uint8_t *e = old->chunks[x->chunk].rela +
+                       (size_t)(x->reloc_first + k) * sizeof(Elf64_Rela);
+    uint64_t info = get_le64(e + 8);
+    uint32_t sym = (uint32_t)ELF64_R_SYM(info), nb = old->nblocks + old->nmissing;
+    cg_reloc r;
+    r.offset = (uint32_t)(get_le64(e) - x->offset);
+    r.type = (uint32_t)ELF64_R_TYPE(info);
+    r.addend = (int64_t)get_le64(e + 16);
+    r.kind = sym <= nb ? CG_TGT_BLOCK : CG_TGT_RT;
+    r.target = sym <= nb ? old->sympc[sym] : sym - nb - 1;
+    return r;
 }
 
 void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE])
@@ -158,17 +215,23 @@ static void pass_collect(link_ctx *c)
     c->meta = c->n;
     c->fp_from = c->n;
     for (size_t i = 0; i < c->n; i++) {
-        const obj_file *o = &c->objs[i];
+        const img_block *x = old_of(c, i);
         if (c->fp_from == c->n) {
             c->fp_from = i;
-        } else if (strcmp(o->fingerprint,
-                          c->objs[c->fp_from].fingerprint) != 0) {
+        } else if (strcmp(o_fp(c, i), o_fp(c, c->fp_from)) != 0) {
             lerr(c, "%s: compiled by a different aotb than %s; recompile "
                     "(fingerprint '%s', expected '%s')",
-                 c->names[i], c->names[c->fp_from], o->fingerprint,
-                 c->objs[c->fp_from].fingerprint);
+                 c->names[i], c->names[c->fp_from], o_fp(c, i),
+                 o_fp(c, c->fp_from));
         }
-        c->features |= o->features;
+        c->features |= o_features(c, i);
+        if (x) {            /* img_parse checked it */
+            c->blocks[c->nblocks].pc = x->pc;
+            c->blocks[c->nblocks].obj = i;
+            c->nblocks++;
+            continue;
+        }
+        const obj_file *o = &c->objs[i];
         if (o->kind == OBJ_META) {
             if (c->meta != c->n)
                 lerr(c, "%s: a second meta object (the first is %s); "
@@ -254,7 +317,7 @@ static void pass_resolve(link_ctx *c)
     uint64_t *bpcs = xcalloc(c->nblocks ? c->nblocks : 1, sizeof *bpcs);
     size_t ntargets = 0;
     for (size_t i = 0; i < c->nblocks; i++)
-        ntargets += c->objs[c->blocks[i].obj].nrelocs;
+        ntargets += o_nrelocs(c, c->blocks[i].obj);
     uint64_t *miss = xcalloc(ntargets ? ntargets : 1, sizeof *miss);
     if (!bpcs || !miss) {
         lerr(c, "out of memory");
@@ -266,11 +329,13 @@ static void pass_resolve(link_ctx *c)
         bpcs[i] = c->blocks[i].pc;
     size_t nm = 0, at;
     for (size_t i = 0; i < c->nblocks; i++) {
-        const obj_file *o = &c->objs[c->blocks[i].obj];
-        for (size_t k = 0; k < o->nrelocs; k++)
-            if (o->relocs[k].kind == CG_TGT_BLOCK &&
-                !find_pc(bpcs, c->nblocks, o->relocs[k].target, &at))
-                miss[nm++] = o->relocs[k].target;
+        size_t oi = c->blocks[i].obj, nr = o_nrelocs(c, oi);
+        for (size_t k = 0; k < nr; k++) {
+            cg_reloc r = o_reloc(c, oi, k);
+            if (r.kind == CG_TGT_BLOCK &&
+                !find_pc(bpcs, c->nblocks, r.target, &at))
+                miss[nm++] = r.target;
+        }
     }
     qsort(miss, nm, sizeof *miss, cmp_u64);
     size_t u = 0;
@@ -354,9 +419,11 @@ static int same_as_old(const link_ctx *c, const lblock *b, uint32_t ob,
 {
     const img_image *old = c->old;
     const img_block *x = &old->blocks[ob];
+    if (c->from_old && c->from_old[b->obj] == ob)
+        return x->offset == off;     /* the object is that block */
     const obj_file *o = &c->objs[b->obj];
-    if (x->pc != b->pc || x->offset != off || x->size != o->code_len ||
-        x->reloc_count != o->nrelocs ||
+    if (old_of(c, b->obj) || x->pc != b->pc || x->offset != off ||
+        x->size != o->code_len || x->reloc_count != o->nrelocs ||
         memcmp(x->sum, b->sum, IMG_SUM_SIZE) != 0)
         return 0;
     const img_chunk *ch = &old->chunks[x->chunk];
@@ -397,7 +464,7 @@ uint32_t img_find_block(const img_image *old, uint64_t pc)
 static uint32_t reusable_chunk(const link_ctx *c, size_t i)
 {
     const img_image *old = c->old;
-    if (!old || strcmp(old->fingerprint, c->objs[c->fp_from].fingerprint))
+    if (!old || strcmp(old->fingerprint, o_fp(c, c->fp_from)))
         return UINT32_MAX;
     uint32_t ob = img_find_block(old, c->blocks[i].pc);
     if (ob == UINT32_MAX)
@@ -442,7 +509,7 @@ static const uint8_t *obj_code(link_ctx *c, size_t i)
 static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
                   int copy)
 {
-    const obj_file *o = &c->objs[b->obj];
+    size_t len = o_len(c, b->obj);
     b->chunk = (uint32_t)(ch - c->chunks);
     b->offset = off;
     if (copy) {
@@ -450,13 +517,17 @@ static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
         if (!code)
             return;
         pad_to(&ch->code, off, 0xcc);      /* int3 between blocks */
-        buf_append(&ch->code, code, o->code_len);
+        buf_append(&ch->code, code, len);
     }
-    if (!ch->rela_reused)
-        for (size_t k = 0; k < o->nrelocs; k++)
-            put_rela(c, &ch->rela, off, &o->relocs[k]);
+    if (!ch->rela_reused) {
+        size_t nr = o_nrelocs(c, b->obj);
+        for (size_t k = 0; k < nr; k++) {
+            cg_reloc r = o_reloc(c, b->obj, k);
+            put_rela(c, &ch->rela, off, &r);
+        }
+    }
     ch->n++;
-    ch->size = (uint64_t)off + o->code_len;
+    ch->size = (uint64_t)off + len;
 }
 
 static void pass_layout(link_ctx *c)
@@ -503,9 +574,8 @@ static void pass_layout(link_ctx *c)
             continue;
         }
         lblock *b = &c->blocks[i];
-        const obj_file *o = &c->objs[b->obj];
         uint64_t off = ch ? align16(ch->code.len) : 0;
-        if (!ch || (ch->n > 0 && off + o->code_len > IMG_CHUNK_TARGET) ||
+        if (!ch || (ch->n > 0 && off + o_len(c, b->obj) > IMG_CHUNK_TARGET) ||
             (c->max_chunk_blocks && ch->n >= c->max_chunk_blocks)) {
             ch = &c->chunks[c->nchunks++];
             ch->first = (uint32_t)i;
@@ -572,7 +642,7 @@ static void build_header(const link_ctx *c, buf *h)
 {
     const obj_file *m = &c->objs[c->meta];
     char fp[IMG_FP_SIZE] = {0};
-    snprintf(fp, sizeof fp, "%s", c->objs[c->fp_from].fingerprint);
+    snprintf(fp, sizeof fp, "%s", o_fp(c, c->fp_from));
     buf_append(h, IMG_MAGIC, 8);
     buf_put32(h, IMG_FORMAT_VERSION);
     buf_put32(h, c->features);
@@ -592,18 +662,21 @@ static void build_index(const link_ctx *c, buf *x)
         uint32_t rfirst = 0;
         for (uint32_t k = 0; k < ch->n; k++) {
             const lblock *b = &c->blocks[ch->first + k];
-            const obj_file *o = &c->objs[b->obj];
+            const img_block *ob = old_of(c, b->obj);
+            const obj_file *o = ob ? NULL : &c->objs[b->obj];
+            uint32_t nr = (uint32_t)o_nrelocs(c, b->obj);
+            ir_hash h = ob ? ob->hash : o->hash;
             buf_put64(x, b->pc);
             buf_put32(x, b->chunk);
             buf_put32(x, b->offset);
-            buf_put32(x, (uint32_t)o->code_len);
+            buf_put32(x, (uint32_t)o_len(c, b->obj));
             buf_put32(x, rfirst);
-            buf_put32(x, (uint32_t)o->nrelocs);
+            buf_put32(x, nr);
             buf_put32(x, 0);
-            buf_put64(x, o->hash.hi);
-            buf_put64(x, o->hash.lo);
+            buf_put64(x, h.hi);
+            buf_put64(x, h.lo);
             buf_append(x, b->sum, sizeof b->sum);
-            rfirst += (uint32_t)o->nrelocs;
+            rfirst += nr;
         }
     }
 }
@@ -612,6 +685,17 @@ static void build_index(const link_ctx *c, buf *x)
 static void build_deps(const link_ctx *c, buf *x)
 {
     for (size_t i = 0; i < c->nblocks; i++) {
+        const img_block *ob = old_of(c, c->blocks[i].obj);
+        if (ob) {
+            for (uint32_t k = 0; k < ob->dep_count; k++) {
+                const img_dep *dp = &c->old->deps[ob->dep_first + k];
+                buf_put64(x, ob->pc);
+                buf_put64(x, dp->dep_pc);
+                buf_put64(x, dp->dep_hash.hi);
+                buf_put64(x, dp->dep_hash.lo);
+            }
+            continue;
+        }
         const obj_file *o = &c->objs[c->blocks[i].obj];
         for (size_t k = 0; k < o->ndeps; k++) {
             buf_put64(x, o->pc);
@@ -666,7 +750,7 @@ static void build_symbols(const link_ctx *c, buf *st, buf *str)
         if (bi < c->nblocks && c->blocks[bi].pc == pc) {
             const lblock *b = &c->blocks[bi++];
             put_sym(st, noff, (uint16_t)(IMG_SEC_CHUNK0 + 2 * b->chunk),
-                    b->offset, c->objs[b->obj].code_len);
+                    b->offset, o_len(c, b->obj));
         } else {
             put_sym(st, noff, IMG_SEC_MISSING, c->missing_off[mi],
                     c->missing[mi].code.len);
@@ -918,6 +1002,7 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
         c.max_chunk_blocks = opts->max_chunk_blocks;
         c.level = opts->zstd_level;
         c.from_old = opts->old ? opts->from_old : NULL;
+        c.from_old_features = c.from_old ? opts->from_old_features : NULL;
     }
     if (c.level == 0)
         c.level = IMG_ZSTD_LEVEL;

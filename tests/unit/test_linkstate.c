@@ -488,6 +488,29 @@ static void relink_case(int change, size_t change_size, int max_chunk)
         CU_ASSERT_EQUAL(sb.chunks_reused + 1, sb.chunks);
     }
     CU_ASSERT(memcmp(sa.root, sb.root, IMG_SUM_SIZE) == 0);
+    /* As cmd_link does it: the unchanged objects left all zeros, their
+     * features given on the side. */
+    {
+        obj_file bare[NB + 1];
+        uint32_t feat[NB + 1];
+        memset(bare, 0, sizeof bare);
+        for (int i = 0; i <= NB; i++) {
+            feat[i] = s3.o[i].features;
+            if (from[i] == UINT32_MAX)
+                bare[i] = s3.o[i];
+        }
+        img_link_opts io = inc;
+        io.from_old_features = feat;
+        buf c = {0};
+        CU_ASSERT_EQUAL_FATAL(img_link_ex(bare, s3.names, NB + 1, &io, NULL, &c, &d), 0);
+        CU_ASSERT(c.len == b.len && memcmp(c.data, b.data, b.len) == 0);
+        buf_free(&c);
+        /* Another object's features: the header's union changes. */
+        feat[change == 0 ? 1 : 0] |= 0x40;
+        CU_ASSERT_EQUAL_FATAL(img_link_ex(bare, s3.names, NB + 1, &io, NULL, &c, &d), 0);
+        CU_ASSERT(c.len == b.len && memcmp(c.data, b.data, b.len) != 0);
+        buf_free(&c);
+    }
     /* And the result holds the changed code: parse + verify it. */
     img_image nw;
     CU_ASSERT_EQUAL_FATAL(img_parse("new", b.data, b.len, &nw, &d), 0);
