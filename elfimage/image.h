@@ -148,6 +148,11 @@ typedef struct img_link_opts {
      * not looked at: it may be left zero.  NULL: objs[i].features (the
      * object from img_block_obj). */
     const uint32_t *from_old_features;
+    /* Write the image to this file (file_write_atomic: a temporary,
+     * fsynced, renamed into place) straight from its pieces, instead of
+     * into out (which stays empty): the chunks are not copied once more.
+     * NULL: into out. */
+    const char *write_path;
 } img_link_opts;
 
 typedef struct img_link_stats {

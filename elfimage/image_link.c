@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack */
 #include <xxhash.h>
 #include <zstd.h>
@@ -80,6 +81,7 @@ typedef struct link_ctx {
     uint8_t root[IMG_SUM_SIZE];  /* the written image's root checksum */
     const uint32_t *from_old;    /* img_link_opts.from_old */
     const uint32_t *from_old_features;   /* and .from_old_features */
+    const char *write_path;      /* and .write_path */
     int same_syms;               /* old has exactly our symbols, in order:
                                     its relocation records are ours */
     uint8_t **old_code;          /* old chunks decompressed for from_old */
@@ -170,6 +172,30 @@ void img_sum_hole(const uint8_t *p, size_t n, size_t hole, size_t hole_len,
         XXH3_128bits_update(&st, zero, hole_len - k < sizeof zero
                                            ? hole_len - k : sizeof zero);
     XXH3_128bits_update(&st, p + hole + hole_len, n - hole - hole_len);
+    XXH128_canonical_t cs;
+    XXH128_canonicalFromHash(&cs, XXH3_128bits_digest(&st));
+    memcpy(out, cs.digest, IMG_SUM_SIZE);
+}
+
+/* img_sum over the pieces one after the other, piece `hole' (or none if
+ * negative) taken as zeros. */
+static void sum_pieces(const struct iovec *iov, int n, int hole,
+                       uint8_t out[IMG_SUM_SIZE])
+{
+    static const uint8_t zero[4096];
+    XXH3_state_t st;
+    XXH3_INITSTATE(&st);
+    XXH3_128bits_reset(&st);
+    for (int i = 0; i < n; i++) {
+        if (i != hole) {
+            XXH3_128bits_update(&st, iov[i].iov_base, iov[i].iov_len);
+            continue;
+        }
+        for (size_t k = 0; k < iov[i].iov_len; k += sizeof zero)
+            XXH3_128bits_update(&st, zero, iov[i].iov_len - k < sizeof zero
+                                               ? iov[i].iov_len - k
+                                               : sizeof zero);
+    }
     XXH128_canonical_t cs;
     XXH128_canonicalFromHash(&cs, XXH3_128bits_digest(&st));
     memcpy(out, cs.digest, IMG_SUM_SIZE);
@@ -802,6 +828,8 @@ static void put_ehdr(buf *o, uint64_t shoff, uint16_t shnum)
 
 static void pass_write(link_ctx *c, buf *out)
 {
+    buf head = {0}, shdrs = {0};
+    struct iovec *iov = NULL;
     size_t nsec = IMG_NSECS(c->nchunks);
     lsec *s = xcalloc(nsec, sizeof *s);
     buf *bufs = xcalloc(8, sizeof *bufs);
@@ -870,30 +898,44 @@ static void pass_write(link_ctx *c, buf *out)
         off += s[i].data->len;
     }
     uint64_t shoff = (off + 7) & ~(uint64_t)7;
-    buf_reserve(out, shoff + nsec * sizeof(Elf64_Shdr));  /* one allocation */
-    put_ehdr(out, shoff, (uint16_t)nsec);
-    for (size_t i = 1; i < nsec; i++) {
-        pad_to(out, s[i].offset, 0);
-        buf_append(out, s[i].data->data, s[i].data->len);
-    }
-    pad_to(out, shoff, 0);
+    put_ehdr(&head, shoff, (uint16_t)nsec);
     for (size_t i = 0; i < nsec; i++)
-        put_shdr(out, &s[i]);
+        put_shdr(&shdrs, &s[i]);
+    int bad = head.oom || shdrs.oom || c->missing_code.oom ||
+              c->missing_rela.oom;
     for (int i = 0; i < 8; i++)
-        if (bufs[i].oom)
-            out->oom = 1;
+        bad |= bufs[i].oom;
     for (size_t i = 0; i < c->nchunks; i++)
-        if (c->chunks[i].z.oom || c->chunks[i].rela.oom ||
-            c->chunks[i].code.oom)
-            out->oom = 1;
-    if (out->oom || c->missing_code.oom || c->missing_rela.oom) {
+        bad |= c->chunks[i].z.oom || c->chunks[i].rela.oom ||
+               c->chunks[i].code.oom;
+    /* The file as pieces, so that the chunks (most of it, and for an
+     * incremental link mostly the old image's bytes) are never copied
+     * into one buffer when the file is written straight from them. */
+    static const uint8_t zeros[16];    /* padding: alignments are <= 16 */
+    iov = xcalloc(2 * nsec + 2, sizeof *iov);
+    if (bad || !iov) {
         lerr(c, "out of memory");
         goto out;
     }
+    int niov = 0, sums_piece = -1;
+    uint64_t at = 0;
+    iov[niov++] = (struct iovec){head.data, head.len};
+    at += head.len;
+    for (size_t i = 1; i < nsec; i++) {
+        if (s[i].offset > at)
+            iov[niov++] = (struct iovec){(void *)zeros, s[i].offset - at};
+        if (i == sumsndx)
+            sums_piece = niov;
+        iov[niov++] = (struct iovec){s[i].data->data, s[i].data->len};
+        at = s[i].offset + s[i].data->len;
+    }
+    if (shoff > at)
+        iov[niov++] = (struct iovec){(void *)zeros, shoff - at};
+    iov[niov++] = (struct iovec){shdrs.data, shdrs.len};
 
-    /* Checksums: each section's file bytes, then the root over the whole
-     * file with .aotb.sums as zeros (it is still zero here). */
-    uint8_t *sm = out->data + s[sumsndx].offset;
+    /* Checksums: each section's bytes, then the root over the whole file
+     * with .aotb.sums as zeros. */
+    uint8_t *sm = sums->data;
     put_le32(sm, (uint32_t)nsec);
     const uint8_t *old_sums = NULL;
     if (c->old)
@@ -907,17 +949,30 @@ static void pass_write(link_ctx *c, buf *out)
                    old_sums + IMG_SUM_SIZE * (ch->old_shndx + (uint32_t)odd),
                    IMG_SUM_SIZE);
         else if (i != sumsndx)
-            img_sum(out->data + s[i].offset, s[i].data->len,
+            img_sum(s[i].data->data, s[i].data->len,
                     sm + 32 + IMG_SUM_SIZE * i);
     }
     uint8_t root[IMG_SUM_SIZE];
-    img_sum_hole(out->data, out->len, s[sumsndx].offset, sums_len, root);
+    sum_pieces(iov, niov, sums_piece, root);
     memcpy(sm + 16, root, IMG_SUM_SIZE);
     memcpy(c->root, root, IMG_SUM_SIZE);
+
+    if (c->write_path) {
+        if (file_write_atomic_iov(c->write_path, iov, niov, c->d) != 0)
+            c->errors++;
+    } else if (buf_reserve(out, shoff + shdrs.len) != 0) {
+        lerr(c, "out of memory");
+    } else {
+        for (int i = 0; i < niov; i++)
+            buf_append(out, iov[i].iov_base, iov[i].iov_len);
+    }
 out:
     if (bufs)
         for (int i = 0; i < 8; i++)
             buf_free(&bufs[i]);
+    buf_free(&head);
+    buf_free(&shdrs);
+    free(iov);
     free(bufs);
     free(cname);
     free(s);
@@ -1003,6 +1058,7 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
         c.level = opts->zstd_level;
         c.from_old = opts->old ? opts->from_old : NULL;
         c.from_old_features = c.from_old ? opts->from_old_features : NULL;
+        c.write_path = opts->write_path;
     }
     if (c.level == 0)
         c.level = IMG_ZSTD_LEVEL;

@@ -331,21 +331,20 @@ int cmd_link(int argc, char **argv)
         lo.old = pl.have_old ? &pl.old : NULL;
         lo.from_old = pl.from_old;
         lo.from_old_features = pl.features;
+        lo.write_path = out;         /* file_write_atomic, from the pieces */
         if (!bad &&
             img_link_ex(objs, (const char *const *)in.v, in.n, &lo, &st,
                         &image, &d) == 0) {
             free(st.fresh);
-            if (file_write_atomic(out, image.data, image.len, &d) == 0) {
-                rc = 0;
-                write_state(&pl, out, st.root);
-                /* For tests and curious users (man/aotb.1). */
-                if (getenv("AOTB_LINK_STATS"))
-                    fprintf(stderr, "aotb link: %s: %zu objects: %zu read, "
-                                    "%zu unchanged (not read); %" PRIu32
-                                    " chunks, %" PRIu32 " reused\n",
-                            out, in.n, in.n - pl.reused, pl.reused,
-                            st.chunks, st.chunks_reused);
-            }
+            rc = 0;
+            write_state(&pl, out, st.root);
+            /* For tests and curious users (man/aotb.1). */
+            if (getenv("AOTB_LINK_STATS"))
+                fprintf(stderr, "aotb link: %s: %zu objects: %zu read, "
+                                "%zu unchanged (not read); %" PRIu32
+                                " chunks, %" PRIu32 " reused\n",
+                        out, in.n, in.n - pl.reused, pl.reused, st.chunks,
+                        st.chunks_reused);
         }
         buf_free(&image);
         prev_close(&pl);

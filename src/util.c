@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,23 +234,38 @@ fail:
     return -1;
 }
 
-static int write_full(int fd, const void *data, size_t len)
+/* Writes every byte of iov[0..n) (n >= 0; the entries are not changed). */
+static int write_full(int fd, const struct iovec *iov, int n)
 {
-    const uint8_t *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
+    struct iovec part[64];
+    int i = 0;
+    size_t done = 0;            /* bytes of iov[i] already written */
+    while (i < n) {
+        int k = 0;
+        for (int j = i; j < n && k < (int)(sizeof part / sizeof *part); j++) {
+            size_t skip = j == i ? done : 0;
+            part[k].iov_base = (uint8_t *)iov[j].iov_base + skip;
+            part[k].iov_len = iov[j].iov_len - skip;
+            k++;
+        }
+        ssize_t w = writev(fd, part, k);
+        if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
-        p += n;
-        len -= (size_t)n;
+        size_t left = (size_t)w;
+        while (i < n && left >= iov[i].iov_len - done) {
+            left -= iov[i].iov_len - done;
+            done = 0;
+            i++;
+        }
+        done += left;
     }
     return 0;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len,
+static int write_atomic(const char *path, const struct iovec *iov, int niov,
                         int sync, aotb_diag *d)
 {
     size_t n = strlen(path);
@@ -266,7 +282,7 @@ static int write_atomic(const char *path, const void *data, size_t len,
         free(tmp);
         return -1;
     }
-    if (write_full(fd, data, len) != 0 || fchmod(fd, 0644) != 0 ||
+    if (write_full(fd, iov, niov) != 0 || fchmod(fd, 0644) != 0 ||
         (sync && fsync(fd) != 0)) {
         diag_add(d, "%s: cannot write: %s", path, strerror(errno));
         close(fd);
@@ -290,16 +306,29 @@ static int write_atomic(const char *path, const void *data, size_t len,
     return 0;
 }
 
+static int write_atomic1(const char *path, const void *data, size_t len,
+                         int sync, aotb_diag *d)
+{
+    struct iovec v = {(void *)(uintptr_t)data, len};
+    return write_atomic(path, &v, 1, sync, d);
+}
+
+int file_write_atomic_iov(const char *path, const struct iovec *iov, int n,
+                          aotb_diag *d)
+{
+    return write_atomic(path, iov, n, 1, d);
+}
+
 int file_write_atomic(const char *path, const void *data, size_t len,
                       aotb_diag *d)
 {
-    return write_atomic(path, data, len, 1, d);
+    return write_atomic1(path, data, len, 1, d);
 }
 
 int file_write_cache(const char *path, const void *data, size_t len,
                      aotb_diag *d)
 {
-    return write_atomic(path, data, len, 0, d);
+    return write_atomic1(path, data, len, 0, d);
 }
 
 int file_write_if_changed(const char *path, const void *data, size_t len,
@@ -330,7 +359,7 @@ int file_write_if_changed(const char *path, const void *data, size_t len,
     /* No fsync here: these are build intermediates (per-block files,
      * objects, build.ninja) that a build tool recreates; rename still makes
      * them appear whole or not at all.  The image is synced. */
-    return write_atomic(path, data, len, 0, d) == 0 ? 1 : -1;
+    return write_atomic1(path, data, len, 0, d) == 0 ? 1 : -1;
 }
 
 int file_mkdirs(const char *path, aotb_diag *d)

@@ -98,6 +98,12 @@ int file_read_all(const char *path, uint8_t **data, size_t *len, aotb_diag *d);
 int file_write_atomic(const char *path, const void *data, size_t len,
                       aotb_diag *d);
 
+/* file_write_atomic of the bytes of iov[0..n) one after the other (written
+ * with writev, so large pieces need not be copied into one buffer). */
+struct iovec;
+int file_write_atomic_iov(const char *path, const struct iovec *iov, int n,
+                          aotb_diag *d);
+
 /* file_write_atomic without the fsync, for caches that are checked when
  * read (a stale or lost one costs work, never a wrong result): the file
  * still appears whole or not at all. */

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <xxhash.h>
 
 #include "aotb/aotb.h"
@@ -715,7 +716,78 @@ static void test_sym_and_sum_helpers(void)
     }
 }
 
+/* file_write_atomic_iov: many pieces (more than one writev takes), empty
+ * ones among them, give the bytes one after the other; and a link written
+ * straight to a file (img_link_opts.write_path) is the image img_link
+ * gives in memory. */
+static void test_write_pieces(void)
+{
+    enum { N = 200 };
+    struct iovec iov[N];
+    uint8_t *want = malloc(N * 300), *p = want;
+    static uint8_t bytes[N][300];
+    for (int i = 0; i < N; i++) {
+        size_t len = (size_t)(i * 37 % 300);
+        if (i % 17 == 0)
+            len = 0;
+        for (size_t k = 0; k < len; k++)
+            bytes[i][k] = (uint8_t)(i + k);
+        iov[i] = (struct iovec){bytes[i], len};
+        memcpy(p, bytes[i], len);
+        p += len;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/pieces", tu_tmpdir());
+    aotb_diag d = {0};
+    CU_ASSERT_EQUAL_FATAL(file_write_atomic_iov(path, iov, N, &d), 0);
+    uint8_t *got;
+    size_t len;
+    CU_ASSERT_EQUAL_FATAL(file_read_all(path, &got, &len, &d), 0);
+    CU_ASSERT(len == (size_t)(p - want) && memcmp(got, want, len) == 0);
+    free(got);
+    free(want);
+    CU_ASSERT_EQUAL(file_write_atomic_iov(path, iov, 0, &d), 0);
+    CU_ASSERT_EQUAL_FATAL(file_read_all(path, &got, &len, &d), 0);
+    CU_ASSERT_EQUAL(len, 0);
+    free(got);
+    snprintf(path, sizeof path, "%s/no/such/dir/x", tu_tmpdir());
+    CU_ASSERT_EQUAL(file_write_atomic_iov(path, iov, N, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "cannot create temporary file"));
+    diag_free(&d);
+
+    /* 40 chunks (max_chunk_blocks 1), so well over one writev's pieces. */
+    objset o = {0};
+    add_meta(&o, 0, 0x1000);
+    for (int i = 0; i < 40; i++)
+        add_fake(&o, 0x1000 * (uint64_t)i, 100 + 13 * (size_t)i,
+                 0x1000 * (uint64_t)(i + 1));
+    img_link_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.max_chunk_blocks = 1;
+    buf mem = {0}, none = {0};
+    img_link_stats sa, sb;
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(o.o, o.names, o.n, &lo, &sa, &mem, &d), 0);
+    snprintf(path, sizeof path, "%s/direct.aot", tu_tmpdir());
+    lo.write_path = path;
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(o.o, o.names, o.n, &lo, &sb, &none, &d), 0);
+    CU_ASSERT_EQUAL(none.len, 0);
+    CU_ASSERT_EQUAL_FATAL(file_read_all(path, &got, &len, &d), 0);
+    CU_ASSERT(len == mem.len && memcmp(got, mem.data, len) == 0);
+    CU_ASSERT(memcmp(sa.root, sb.root, IMG_SUM_SIZE) == 0);
+    free(got);
+    /* A write that fails is the link's error. */
+    snprintf(path, sizeof path, "%s/no/such/dir/x.aot", tu_tmpdir());
+    CU_ASSERT_EQUAL(img_link_ex(o.o, o.names, o.n, &lo, NULL, &none, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "x.aot: cannot create temporary file"));
+    free(sa.fresh);
+    free(sb.fresh);
+    buf_free(&mem);
+    set_free(&o);
+    diag_free(&d);
+}
+
 static CU_TestInfo tests[] = {
+    {"writes from pieces", test_write_pieces},
     {"symbol names and the root checksum's hole", test_sym_and_sum_helpers},
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
