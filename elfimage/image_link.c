@@ -324,7 +324,13 @@ static int find_pc(const uint64_t *v, size_t n, uint64_t pc, size_t *at)
 
 static void pass_resolve(link_ctx *c)
 {
-    qsort(c->blocks, c->nblocks, sizeof *c->blocks, cmp_lblock);
+    /* Objects usually come sorted already (a sorted @RSPFILE). */
+    size_t sorted = 1;
+    while (sorted < c->nblocks &&
+           cmp_lblock(&c->blocks[sorted - 1], &c->blocks[sorted]) < 0)
+        sorted++;
+    if (sorted < c->nblocks)
+        qsort(c->blocks, c->nblocks, sizeof *c->blocks, cmp_lblock);
     size_t w = 0;
     for (size_t i = 0; i < c->nblocks; i++) {
         if (w > 0 && c->blocks[w - 1].pc == c->blocks[i].pc) {

@@ -92,6 +92,7 @@ typedef struct prev_link {
     linkstate prev;        /* empty when there is none that matches */
     uint32_t *from_old;    /* per object: its old block, or UINT32_MAX */
     uint32_t *features;    /* per object from_old: its CPU features */
+    uint32_t hint;         /* from_old: the old block after the last found */
     linkstate next;        /* what this link records */
     int next_oom;
     int64_t now;
@@ -175,9 +176,14 @@ static const ls_entry *from_old(prev_link *pl, size_t i, const char *path,
     const ls_entry *e = ls_find(&pl->prev, path);
     if (!e || (e->flags & LS_READ_ALWAYS) || !same_stat(&e->st, st))
         return NULL;
-    uint32_t b = img_find_block(&pl->old, e->pc);
+    /* Objects usually come in pc order: try the block after the last. */
+    uint32_t b = pl->hint < pl->old.nblocks &&
+                         pl->old.blocks[pl->hint].pc == e->pc
+                     ? pl->hint
+                     : img_find_block(&pl->old, e->pc);
     if (b == UINT32_MAX)
         return NULL;
+    pl->hint = b + 1;
     pl->from_old[i] = b;
     pl->features[i] = e->features;
     return e;
@@ -198,6 +204,9 @@ static int read_objects(prev_link *pl, const names *in, obj_file *objs,
     }
     for (size_t i = 0; pl->from_old && i < in->n; i++)
         pl->from_old[i] = UINT32_MAX;
+    /* One record per object: sized once, not grown by doubling. */
+    pl->next.v = xcalloc(in->n, sizeof *pl->next.v);
+    pl->next.cap = pl->next.v ? in->n : 0;
     /* With a link state, stat every object first (ls_stat_files is the
      * cheapest way); objects read get the status of the file they read
      * from fstat (ls_read_file), so a full link needs no stat by path. */
