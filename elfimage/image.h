@@ -136,12 +136,24 @@ typedef struct img_link_opts {
      * (0: no limit; the canonical layout). */
     uint32_t max_chunk_blocks;
     int zstd_level;               /* 0: IMG_ZSTD_LEVEL */
-    /* With old: per object, the old block whose code the object holds
-     * without carrying it (obj_file.code NULL, from img_block_obj), or
-     * UINT32_MAX for an ordinary object.  Such code is taken from the old
-     * image (its chunk decompressed only if the block lands in a new
-     * chunk).  NULL: every object carries its code. */
+    /* With old: per object, the old block the object is (from
+     * img_block_obj without its code, or see from_old_features), or
+     * UINT32_MAX for an ordinary object.  Such an object is taken from
+     * the old image (its code's chunk decompressed only if the block lands
+     * in a new chunk).  NULL: every object carries its code. */
     const uint32_t *from_old;
+    /* With from_old: per object, the CPU features of an object taken from
+     * the old image (the image records only their union).  Every other
+     * field of such an object comes from its old block, and objs[i] is
+     * not looked at: it may be left zero.  NULL: objs[i].features (the
+     * object from img_block_obj). */
+    const uint32_t *from_old_features;
+    /* Write the image to this file straight from its pieces, instead of
+     * into out (which stays empty): img_link_fd into a temporary
+     * (file_tmp_open), fsynced and renamed into place once the link has
+     * succeeded (file_tmp_commit), so the chunks are not copied once more.
+     * NULL: into out. */
+    const char *write_path;
 } img_link_opts;
 
 typedef struct img_link_stats {
@@ -163,8 +175,9 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
  * into memory: the pieces go out with writev as they are, so the chunks
  * taken over from opts->old are written straight from the old image's bytes
  * and the whole image never sits in one buffer.  *len receives the bytes
- * written.  A failed write gives -1 + "PATH: cannot write: reason"; what
- * was written before an error is the caller's to discard. */
+ * written (with file_write_iov, the writer of write_path too, which is
+ * not looked at here).  A failed write gives -1 + "PATH: cannot write:
+ * reason"; what was written before an error is the caller's to discard. */
 int img_link_fd(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, int fd,
                 const char *path, uint64_t *len, aotb_diag *d);
@@ -245,6 +258,11 @@ int img_dump_object(FILE *out, const char *name, const obj_file *o,
 
 /* Shared by link / read: XXH3-128 in canonical (big-endian) byte order. */
 void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE]);
+/* img_sum of p[0, n) with p[hole, hole + hole_len) taken as zeros (the
+ * root checksum, over the file with .aotb.sums zero); the hole must lie
+ * inside. */
+void img_sum_hole(const uint8_t *p, size_t n, size_t hole, size_t hole_len,
+                  uint8_t out[IMG_SUM_SIZE]);
 /* "aotb_blk_<16 hex>" into out (at least 26 bytes). */
 void img_block_sym(uint64_t pc, char *out, size_t size);
 

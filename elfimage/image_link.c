@@ -21,10 +21,10 @@
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack */
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -41,6 +41,10 @@ typedef struct lchunk {
     buf z;                 /* Elf64_Chdr + zstd frame */
     buf rela;
     int reused;            /* z points into the old image (not owned) */
+    int rela_reused;       /* so does rela (same symbol numbering) */
+    uint32_t old_shndx;    /* reused: the old chunk's section, whose
+                              checksums (verified by img_parse) are the
+                              new sections' */
     uint64_t size;         /* uncompressed size */
 } lchunk;
 
@@ -77,6 +81,9 @@ typedef struct link_ctx {
     int level;
     uint8_t root[IMG_SUM_SIZE];  /* the written image's root checksum */
     const uint32_t *from_old;    /* img_link_opts.from_old */
+    const uint32_t *from_old_features;   /* and .from_old_features */
+    int same_syms;               /* old has exactly our symbols, in order:
+                                    its relocation records are ours */
     uint8_t **old_code;          /* old chunks decompressed for from_old */
 } link_ctx;
 
@@ -90,11 +97,101 @@ static void lerr(link_ctx *c, const char *fmt, ...)
     c->errors++;
 }
 
+/* ---- objects --------------------------------------------------------- */
+
+/* An object with from_old set is the old image's block: everything but its
+ * CPU features comes from there and objs[i] is not looked at (cmd_link
+ * leaves it zero, so that 10,000 unchanged objects cost no memory). */
+static const img_block *old_of(const link_ctx *c, size_t i)
+{
+    return c->from_old && c->from_old[i] != UINT32_MAX
+               ? &c->old->blocks[c->from_old[i]] : NULL;
+}
+
+static size_t o_len(const link_ctx *c, size_t i)
+{
+    const img_block *x = old_of(c, i);
+    return x ? x->size : c->objs[i].code_len;
+}
+
+static size_t o_nrelocs(const link_ctx *c, size_t i)
+{
+    const img_block *x = old_of(c, i);
+    return x ? x->reloc_count : c->objs[i].nrelocs;
+}
+
+static const char *o_fp(const link_ctx *c, size_t i)
+{
+    return old_of(c, i) ? c->old->fingerprint : c->objs[i].fingerprint;
+}
+
+static uint32_t o_features(const link_ctx *c, size_t i)
+{
+    if (old_of(c, i) && c->from_old_features)
+        return c->from_old_features[i];
+    return c->objs[i].features;
+}
+
+/* Relocation k of object i (an old block's translated back to kind +
+ * target, as img_block_obj does; img_parse checked every record). */
+static cg_reloc o_reloc(const link_ctx *c, size_t i, size_t k)
+{
+    const img_block *x = old_of(c, i);
+    if (!x)
+        return c->objs[i].relocs[k];
+    const img_image *old = c->old;
+    const uint8_t *e = old->chunks[x->chunk].rela +
+                       (size_t)(x->reloc_first + k) * sizeof(Elf64_Rela);
+    uint64_t info = get_le64(e + 8);
+    uint32_t sym = (uint32_t)ELF64_R_SYM(info), nb = old->nblocks + old->nmissing;
+    cg_reloc r;
+    r.offset = (uint32_t)(get_le64(e) - x->offset);
+    r.type = (uint32_t)ELF64_R_TYPE(info);
+    r.addend = (int64_t)get_le64(e + 16);
+    r.kind = sym <= nb ? CG_TGT_BLOCK : CG_TGT_RT;
+    r.target = sym <= nb ? old->sympc[sym] : sym - nb - 1;
+    return r;
+}
+
 void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE])
 {
     XXH128_canonical_t cs;
     XXH128_canonicalFromHash(&cs, XXH3_128bits(p, n));
     memcpy(out, cs.digest, IMG_SUM_SIZE);
+}
+
+/* img_sum over the pieces one after the other, piece `hole' (or none if
+ * negative) taken as zeros. */
+static void sum_pieces(const struct iovec *iov, int n, int hole,
+                       uint8_t out[IMG_SUM_SIZE])
+{
+    static const uint8_t zero[4096];
+    XXH3_state_t st;
+    XXH3_INITSTATE(&st);
+    XXH3_128bits_reset(&st);
+    for (int i = 0; i < n; i++) {
+        if (i != hole) {
+            XXH3_128bits_update(&st, iov[i].iov_base, iov[i].iov_len);
+            continue;
+        }
+        for (size_t k = 0; k < iov[i].iov_len; k += sizeof zero)
+            XXH3_128bits_update(&st, zero, iov[i].iov_len - k < sizeof zero
+                                               ? iov[i].iov_len - k
+                                               : sizeof zero);
+    }
+    XXH128_canonical_t cs;
+    XXH128_canonicalFromHash(&cs, XXH3_128bits_digest(&st));
+    memcpy(out, cs.digest, IMG_SUM_SIZE);
+}
+
+void img_sum_hole(const uint8_t *p, size_t n, size_t hole, size_t hole_len,
+                  uint8_t out[IMG_SUM_SIZE])
+{
+    struct iovec v[3] = {
+        {(void *)(uintptr_t)p, hole},
+        {(void *)(uintptr_t)(p + hole), hole_len},
+        {(void *)(uintptr_t)(p + hole + hole_len), n - hole - hole_len}};
+    sum_pieces(v, 3, 1, out);
 }
 
 void img_block_sym(uint64_t pc, char *out, size_t size)
@@ -137,17 +234,23 @@ static void pass_collect(link_ctx *c)
     c->meta = c->n;
     c->fp_from = c->n;
     for (size_t i = 0; i < c->n; i++) {
-        const obj_file *o = &c->objs[i];
+        const img_block *x = old_of(c, i);
         if (c->fp_from == c->n) {
             c->fp_from = i;
-        } else if (strcmp(o->fingerprint,
-                          c->objs[c->fp_from].fingerprint) != 0) {
+        } else if (strcmp(o_fp(c, i), o_fp(c, c->fp_from)) != 0) {
             lerr(c, "%s: compiled by a different aotb than %s; recompile "
                     "(fingerprint '%s', expected '%s')",
-                 c->names[i], c->names[c->fp_from], o->fingerprint,
-                 c->objs[c->fp_from].fingerprint);
+                 c->names[i], c->names[c->fp_from], o_fp(c, i),
+                 o_fp(c, c->fp_from));
         }
-        c->features |= o->features;
+        c->features |= o_features(c, i);
+        if (x) {            /* img_parse checked it */
+            c->blocks[c->nblocks].pc = x->pc;
+            c->blocks[c->nblocks].obj = i;
+            c->nblocks++;
+            continue;
+        }
+        const obj_file *o = &c->objs[i];
         if (o->kind == OBJ_META) {
             if (c->meta != c->n)
                 lerr(c, "%s: a second meta object (the first is %s); "
@@ -270,7 +373,7 @@ static void pass_resolve(link_ctx *c)
     uint64_t *bpcs = xcalloc(c->nblocks ? c->nblocks : 1, sizeof *bpcs);
     size_t ntargets = 0;
     for (size_t i = 0; i < c->nblocks; i++)
-        ntargets += c->objs[c->blocks[i].obj].nrelocs;
+        ntargets += o_nrelocs(c, c->blocks[i].obj);
     uint64_t *miss = xcalloc(ntargets ? ntargets : 1, sizeof *miss);
     if (!bpcs || !miss) {
         lerr(c, "out of memory");
@@ -282,12 +385,13 @@ static void pass_resolve(link_ctx *c)
         bpcs[i] = c->blocks[i].pc;
     size_t nm = 0, at;
     for (size_t i = 0; i < c->nblocks; i++) {
-        const obj_file *o = &c->objs[c->blocks[i].obj];
-        for (size_t k = 0; k < o->nrelocs; k++)
-            if (o->relocs[k].kind == CG_TGT_BLOCK &&
-                !find_pc_near(bpcs, c->nblocks, o->relocs[k].target, i,
-                              &at))
-                miss[nm++] = o->relocs[k].target;
+        size_t oi = c->blocks[i].obj, nr = o_nrelocs(c, oi);
+        for (size_t k = 0; k < nr; k++) {
+            cg_reloc r = o_reloc(c, oi, k);
+            if (r.kind == CG_TGT_BLOCK &&
+                !find_pc_near(bpcs, c->nblocks, r.target, i, &at))
+                miss[nm++] = r.target;
+        }
     }
     qsort(miss, nm, sizeof *miss, cmp_u64);
     size_t u = 0;
@@ -318,6 +422,15 @@ static void pass_resolve(link_ctx *c)
                                                               : miss[j++];
     free(bpcs);
     free(miss);
+    /* Relocation records hold symbol numbers: when the old image numbers
+     * exactly these symbols (every block and stub pc, then the runtime's),
+     * a chunk copied from it keeps its relocation section too. */
+    const img_image *old = c->old;
+    c->same_syms = old && !c->errors &&
+                   (size_t)old->nblocks + old->nmissing == c->nsyms &&
+                   (c->nsyms == 0 ||
+                    memcmp(old->sympc + 1, c->syms,
+                           c->nsyms * sizeof *c->syms) == 0);
 }
 
 /* ---- lay out ---------------------------------------------------------- */
@@ -364,9 +477,11 @@ static int same_as_old(const link_ctx *c, const lblock *b, uint32_t ob,
 {
     const img_image *old = c->old;
     const img_block *x = &old->blocks[ob];
+    if (c->from_old && c->from_old[b->obj] == ob)
+        return x->offset == off;     /* the object is that block */
     const obj_file *o = &c->objs[b->obj];
-    if (x->pc != b->pc || x->offset != off || x->size != o->code_len ||
-        x->reloc_count != o->nrelocs ||
+    if (old_of(c, b->obj) || x->pc != b->pc || x->offset != off ||
+        x->size != o->code_len || x->reloc_count != o->nrelocs ||
         memcmp(x->sum, b->sum, IMG_SUM_SIZE) != 0)
         return 0;
     const img_chunk *ch = &old->chunks[x->chunk];
@@ -407,7 +522,7 @@ uint32_t img_find_block(const img_image *old, uint64_t pc)
 static uint32_t reusable_chunk(const link_ctx *c, size_t i)
 {
     const img_image *old = c->old;
-    if (!old || strcmp(old->fingerprint, c->objs[c->fp_from].fingerprint))
+    if (!old || strcmp(old->fingerprint, o_fp(c, c->fp_from)))
         return UINT32_MAX;
     uint32_t ob = img_find_block(old, c->blocks[i].pc);
     if (ob == UINT32_MAX)
@@ -452,7 +567,7 @@ static const uint8_t *obj_code(link_ctx *c, size_t i)
 static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
                   int copy)
 {
-    const obj_file *o = &c->objs[b->obj];
+    size_t len = o_len(c, b->obj);
     b->chunk = (uint32_t)(ch - c->chunks);
     b->offset = off;
     if (copy) {
@@ -460,12 +575,17 @@ static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
         if (!code)
             return;
         pad_to(&ch->code, off, 0xcc);      /* int3 between blocks */
-        buf_append(&ch->code, code, o->code_len);
+        buf_append(&ch->code, code, len);
     }
-    for (size_t k = 0; k < o->nrelocs; k++)
-        put_rela(c, &ch->rela, off, &o->relocs[k], (size_t)(b - c->blocks));
+    if (!ch->rela_reused) {
+        size_t nr = o_nrelocs(c, b->obj);
+        for (size_t k = 0; k < nr; k++) {
+            cg_reloc r = o_reloc(c, b->obj, k);
+            put_rela(c, &ch->rela, off, &r, (size_t)(b - c->blocks));
+        }
+    }
     ch->n++;
-    ch->size = (uint64_t)off + o->code_len;
+    ch->size = (uint64_t)off + len;
 }
 
 static void pass_layout(link_ctx *c)
@@ -493,9 +613,17 @@ static void pass_layout(link_ctx *c)
             lchunk *r = &c->chunks[c->nchunks++];
             r->first = (uint32_t)i;
             r->reused = 1;
+            r->old_shndx = och->shndx;
             /* Borrowed, not copied: the old image outlives the link. */
             r->z.data = (uint8_t *)(uintptr_t)(c->old->data + s->offset);
             r->z.len = s->size;
+            if (c->same_syms) {
+                /* same_as_old compared every record of these blocks;
+                 * with the same symbol numbers they are these bytes. */
+                r->rela_reused = 1;
+                r->rela.data = (uint8_t *)(uintptr_t)och->rela;
+                r->rela.len = (size_t)och->nrelas * sizeof(Elf64_Rela);
+            }
             for (uint32_t k = 0; k < och->nblocks; k++)
                 place(c, r, &c->blocks[i + k],
                       c->old->blocks[och->first_block + k].offset, 0);
@@ -504,9 +632,8 @@ static void pass_layout(link_ctx *c)
             continue;
         }
         lblock *b = &c->blocks[i];
-        const obj_file *o = &c->objs[b->obj];
         uint64_t off = ch ? align16(ch->code.len) : 0;
-        if (!ch || (ch->n > 0 && off + o->code_len > IMG_CHUNK_TARGET) ||
+        if (!ch || (ch->n > 0 && off + o_len(c, b->obj) > IMG_CHUNK_TARGET) ||
             (c->max_chunk_blocks && ch->n >= c->max_chunk_blocks)) {
             ch = &c->chunks[c->nchunks++];
             ch->first = (uint32_t)i;
@@ -573,7 +700,7 @@ static void build_header(const link_ctx *c, buf *h)
 {
     const obj_file *m = &c->objs[c->meta];
     char fp[IMG_FP_SIZE] = {0};
-    snprintf(fp, sizeof fp, "%s", c->objs[c->fp_from].fingerprint);
+    snprintf(fp, sizeof fp, "%s", o_fp(c, c->fp_from));
     buf_append(h, IMG_MAGIC, 8);
     buf_put32(h, IMG_FORMAT_VERSION);
     buf_put32(h, c->features);
@@ -593,18 +720,21 @@ static void build_index(const link_ctx *c, buf *x)
         uint32_t rfirst = 0;
         for (uint32_t k = 0; k < ch->n; k++) {
             const lblock *b = &c->blocks[ch->first + k];
-            const obj_file *o = &c->objs[b->obj];
+            const img_block *ob = old_of(c, b->obj);
+            const obj_file *o = ob ? NULL : &c->objs[b->obj];
+            uint32_t nr = (uint32_t)o_nrelocs(c, b->obj);
+            ir_hash h = ob ? ob->hash : o->hash;
             buf_put64(x, b->pc);
             buf_put32(x, b->chunk);
             buf_put32(x, b->offset);
-            buf_put32(x, (uint32_t)o->code_len);
+            buf_put32(x, (uint32_t)o_len(c, b->obj));
             buf_put32(x, rfirst);
-            buf_put32(x, (uint32_t)o->nrelocs);
+            buf_put32(x, nr);
             buf_put32(x, 0);
-            buf_put64(x, o->hash.hi);
-            buf_put64(x, o->hash.lo);
+            buf_put64(x, h.hi);
+            buf_put64(x, h.lo);
             buf_append(x, b->sum, sizeof b->sum);
-            rfirst += (uint32_t)o->nrelocs;
+            rfirst += nr;
         }
     }
 }
@@ -613,6 +743,17 @@ static void build_index(const link_ctx *c, buf *x)
 static void build_deps(const link_ctx *c, buf *x)
 {
     for (size_t i = 0; i < c->nblocks; i++) {
+        const img_block *ob = old_of(c, c->blocks[i].obj);
+        if (ob) {
+            for (uint32_t k = 0; k < ob->dep_count; k++) {
+                const img_dep *dp = &c->old->deps[ob->dep_first + k];
+                buf_put64(x, ob->pc);
+                buf_put64(x, dp->dep_pc);
+                buf_put64(x, dp->dep_hash.hi);
+                buf_put64(x, dp->dep_hash.lo);
+            }
+            continue;
+        }
         const obj_file *o = &c->objs[c->blocks[i].obj];
         for (size_t k = 0; k < o->ndeps; k++) {
             buf_put64(x, o->pc);
@@ -667,7 +808,7 @@ static void build_symbols(const link_ctx *c, buf *st, buf *str)
         if (bi < c->nblocks && c->blocks[bi].pc == pc) {
             const lblock *b = &c->blocks[bi++];
             put_sym(st, noff, (uint16_t)(IMG_SEC_CHUNK0 + 2 * b->chunk),
-                    b->offset, c->objs[b->obj].code_len);
+                    b->offset, o_len(c, b->obj));
         } else {
             put_sym(st, noff, IMG_SEC_MISSING, c->missing_off[mi],
                     c->missing[mi].code.len);
@@ -717,92 +858,19 @@ static void put_ehdr(buf *o, uint64_t shoff, uint16_t shnum)
     }
 }
 
-/* Where pass_write puts the file: memory (out) or a file descriptor
- * (written with writev, in batches). */
+/* Where pass_write puts the file: memory (out), or a file descriptor
+ * written from the pieces (file_write_iov). */
 typedef struct sink {
     buf *out;
     int fd;
     const char *path;             /* for messages */
-    struct iovec iov[IOV_MAX < 256 ? IOV_MAX : 256];
-    int niov;
-    int err;                      /* errno of a failed write */
     uint64_t len;                 /* bytes of the file */
 } sink;
 
-static void fd_flush(sink *k)
-{
-    struct iovec *v = k->iov;
-    int n = k->niov;
-    k->niov = 0;
-    while (n > 0 && !k->err) {
-        ssize_t w = writev(k->fd, v, n);
-        if (w < 0) {
-            if (errno != EINTR)
-                k->err = errno;
-            continue;
-        }
-        size_t left = (size_t)w;
-        while (n > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + left;
-            v->iov_len -= left;
-        }
-    }
-}
-
-/* The pieces of a file, in order, to one of these. */
-typedef void (*piece_fn)(void *ctx, const void *p, size_t n);
-
-static void hash_piece(void *ctx, const void *p, size_t n)
-{
-    XXH3_128bits_update(ctx, p, n);
-}
-
-static void buf_piece(void *ctx, const void *p, size_t n)
-{
-    buf_append(ctx, p, n);
-}
-
-static void fd_piece(void *ctx, const void *p, size_t n)
-{
-    sink *k = ctx;
-    if (k->niov == (int)(sizeof k->iov / sizeof k->iov[0]))
-        fd_flush(k);
-    k->iov[k->niov].iov_base = (void *)(uintptr_t)p;
-    k->iov[k->niov++].iov_len = n;
-}
-
-/* ELF header, each section after its alignment padding, padding, section
- * headers. */
-static void emit_file(const lsec *s, size_t nsec, const buf *ehdr,
-                      const buf *shdrs, uint64_t shoff, piece_fn fn,
-                      void *ctx)
-{
-    static const uint8_t zero[64];
-    uint64_t pos = ehdr->len;
-    fn(ctx, ehdr->data, ehdr->len);
-    for (size_t i = 1; i <= nsec; i++) {
-        uint64_t at = i < nsec ? s[i].offset : shoff;
-        while (at > pos) {                 /* alignment: less than 16 */
-            size_t z = at - pos < sizeof zero ? (size_t)(at - pos)
-                                              : sizeof zero;
-            fn(ctx, zero, z);
-            pos += z;
-        }
-        if (i < nsec && s[i].data->len) {
-            fn(ctx, s[i].data->data, s[i].data->len);
-            pos += s[i].data->len;
-        }
-    }
-    fn(ctx, shdrs->data, shdrs->len);
-}
-
 static void pass_write(link_ctx *c, sink *snk)
 {
+    buf head = {0}, shdrs = {0};
+    struct iovec *iov = NULL;
     size_t nsec = IMG_NSECS(c->nchunks);
     lsec *s = xcalloc(nsec, sizeof *s);
     buf *bufs = xcalloc(8, sizeof *bufs);
@@ -871,66 +939,83 @@ static void pass_write(link_ctx *c, sink *snk)
         off += s[i].data->len;
     }
     uint64_t shoff = (off + 7) & ~(uint64_t)7;
-    buf ehdr = {0}, shdrs = {0};
-    put_ehdr(&ehdr, shoff, (uint16_t)nsec);
+    put_ehdr(&head, shoff, (uint16_t)nsec);
     for (size_t i = 0; i < nsec; i++)
         put_shdr(&shdrs, &s[i]);
-    int oom = ehdr.oom || shdrs.oom || c->missing_code.oom ||
+    int bad = head.oom || shdrs.oom || c->missing_code.oom ||
               c->missing_rela.oom;
     for (int i = 0; i < 8; i++)
-        oom |= bufs[i].oom;
+        bad |= bufs[i].oom;
     for (size_t i = 0; i < c->nchunks; i++)
-        oom |= c->chunks[i].z.oom || c->chunks[i].rela.oom ||
+        bad |= c->chunks[i].z.oom || c->chunks[i].rela.oom ||
                c->chunks[i].code.oom;
-    if (oom) {
+    /* The file as pieces, so that the chunks (most of it, and for an
+     * incremental link mostly the old image's bytes) are never copied
+     * into one buffer when the file is written straight from them. */
+    static const uint8_t zeros[16];    /* padding: alignments are <= 16 */
+    iov = xcalloc(2 * nsec + 2, sizeof *iov);
+    if (bad || !iov) {
         lerr(c, "out of memory");
-        buf_free(&ehdr);
-        buf_free(&shdrs);
         goto out;
     }
+    int niov = 0, sums_piece = -1;
+    uint64_t at = 0;
+    iov[niov++] = (struct iovec){head.data, head.len};
+    at += head.len;
+    for (size_t i = 1; i < nsec; i++) {
+        if (s[i].offset > at)
+            iov[niov++] = (struct iovec){(void *)zeros, s[i].offset - at};
+        if (i == sumsndx)
+            sums_piece = niov;
+        iov[niov++] = (struct iovec){s[i].data->data, s[i].data->len};
+        at = s[i].offset + s[i].data->len;
+    }
+    if (shoff > at)
+        iov[niov++] = (struct iovec){(void *)zeros, shoff - at};
+    iov[niov++] = (struct iovec){shdrs.data, shdrs.len};
 
-    /* Checksums: the root over the whole file with .aotb.sums as zeros (it
-     * is still zero here), hashed piece by piece as the file is written;
-     * then each section's bytes. */
-    XXH3_state_t *st = XXH3_createState();
-    if (!st) {
-        lerr(c, "out of memory");
-        buf_free(&ehdr);
-        buf_free(&shdrs);
-        goto out;
-    }
-    XXH3_128bits_reset(st);
-    emit_file(s, nsec, &ehdr, &shdrs, shoff, hash_piece, st);
-    XXH128_canonical_t cs;
-    XXH128_canonicalFromHash(&cs, XXH3_128bits_digest(st));
-    XXH3_freeState(st);
+    /* Checksums: each section's bytes (a reused chunk's are the old
+     * image's, which img_parse checked), then the root over the whole file
+     * with .aotb.sums as zeros. */
     uint8_t *sm = sums->data;
     put_le32(sm, (uint32_t)nsec);
-    memcpy(sm + 16, cs.digest, IMG_SUM_SIZE);
-    memcpy(c->root, cs.digest, IMG_SUM_SIZE);
-    for (size_t i = 1; i < nsec; i++)
-        if (i != sumsndx)
+    const uint8_t *old_sums = NULL;
+    if (c->old)
+        old_sums = c->old->data + c->old->secs[c->old->nsecs - 2].offset + 32;
+    for (size_t i = 1; i < nsec; i++) {
+        const lchunk *ch = i >= IMG_SEC_CHUNK0 && i < IMG_SEC_CHUNK0 + 2 * c->nchunks
+                               ? &c->chunks[(i - IMG_SEC_CHUNK0) / 2] : NULL;
+        int odd = ch && (i - IMG_SEC_CHUNK0) % 2;
+        if (ch && ch->reused && (!odd || ch->rela_reused))
+            memcpy(sm + 32 + IMG_SUM_SIZE * i,
+                   old_sums + IMG_SUM_SIZE * (ch->old_shndx + (uint32_t)odd),
+                   IMG_SUM_SIZE);
+        else if (i != sumsndx)
             img_sum(s[i].data->data, s[i].data->len,
                     sm + 32 + IMG_SUM_SIZE * i);
+    }
+    sum_pieces(iov, niov, sums_piece, c->root);
+    memcpy(sm + 16, c->root, IMG_SUM_SIZE);
 
+    /* Out: into memory, or straight from the pieces to the file. */
     if (snk->out) {
-        if (buf_reserve(snk->out, shoff + shdrs.len) != 0)  /* one allocation */
+        if (buf_reserve(snk->out, shoff + shdrs.len) != 0) { /* one allocation */
             lerr(c, "out of memory");
-        else
-            emit_file(s, nsec, &ehdr, &shdrs, shoff, buf_piece, snk->out);
-    } else {
-        emit_file(s, nsec, &ehdr, &shdrs, shoff, fd_piece, snk);
-        fd_flush(snk);
-        if (snk->err)
-            lerr(c, "%s: cannot write: %s", snk->path, strerror(snk->err));
+        } else {
+            for (int i = 0; i < niov; i++)
+                buf_append(snk->out, iov[i].iov_base, iov[i].iov_len);
+        }
+    } else if (file_write_iov(snk->fd, iov, niov) != 0) {
+        lerr(c, "%s: cannot write: %s", snk->path, strerror(errno));
     }
     snk->len = shoff + shdrs.len;
-    buf_free(&ehdr);
-    buf_free(&shdrs);
 out:
     if (bufs)
         for (int i = 0; i < 8; i++)
             buf_free(&bufs[i]);
+    buf_free(&head);
+    buf_free(&shdrs);
+    free(iov);
     free(bufs);
     free(cname);
     free(s);
@@ -1011,39 +1096,45 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, buf *out,
                 aotb_diag *d)
 {
-    sink *k = xcalloc(1, sizeof *k);
-    if (!k) {
+    if (!opts || !opts->write_path) {
+        sink k = {.out = out, .fd = -1};
+        int rc = link_run(objs, names, n, opts, stats, &k, d);
+        if (rc != 0)
+            buf_free(out);
+        return rc;
+    }
+    /* write_path: img_link_fd into a temporary, fsynced and renamed into
+     * place only when the whole link succeeded. */
+    char *tmp;
+    int fd = file_tmp_open(opts->write_path, &tmp, d);
+    if (fd < 0) {
         if (stats)
             memset(stats, 0, sizeof *stats);
-        diag_add(d, "out of memory");
         return -1;
     }
-    k->out = out;
-    int rc = link_run(objs, names, n, opts, stats, k, d);
-    if (rc != 0)
-        buf_free(out);
-    free(k);
-    return rc;
+    uint64_t len;
+    if (img_link_fd(objs, names, n, opts, stats, fd, opts->write_path, &len,
+                    d) != 0) {
+        file_tmp_abort(fd, tmp);
+        return -1;
+    }
+    if (file_tmp_commit(fd, tmp, opts->write_path, 1, d) != 0) {
+        if (stats) {
+            free(stats->fresh);
+            stats->fresh = NULL;
+        }
+        return -1;
+    }
+    return 0;
 }
 
 int img_link_fd(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, int fd,
                 const char *path, uint64_t *len, aotb_diag *d)
 {
-    sink *k = xcalloc(1, sizeof *k);
-    *len = 0;
-    if (!k) {
-        if (stats)
-            memset(stats, 0, sizeof *stats);
-        diag_add(d, "out of memory");
-        return -1;
-    }
-    k->fd = fd;
-    k->path = path;
-    int rc = link_run(objs, names, n, opts, stats, k, d);
-    if (rc == 0)
-        *len = k->len;
-    free(k);
+    sink k = {.fd = fd, .path = path};
+    int rc = link_run(objs, names, n, opts, stats, &k, d);
+    *len = rc == 0 ? k.len : 0;
     return rc;
 }
 
@@ -1059,6 +1150,7 @@ static int link_run(const obj_file *objs, const char *const *names,
         c.max_chunk_blocks = opts->max_chunk_blocks;
         c.level = opts->zstd_level;
         c.from_old = opts->old ? opts->from_old : NULL;
+        c.from_old_features = c.from_old ? opts->from_old_features : NULL;
     }
     if (c.level == 0)
         c.level = IMG_ZSTD_LEVEL;
@@ -1104,7 +1196,8 @@ static int link_run(const obj_file *objs, const char *const *names,
         buf_free(&c.chunks[i].code);
         if (!c.chunks[i].reused)
             buf_free(&c.chunks[i].z);
-        buf_free(&c.chunks[i].rela);
+        if (!c.chunks[i].rela_reused)
+            buf_free(&c.chunks[i].rela);
     }
     free(c.chunks);
     if (c.old_code)

@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 #include <zstd.h>
 
 typedef struct rd {
@@ -231,31 +230,6 @@ static int read_header(rd *r)
     return 0;
 }
 
-/* XXH3-128 (img_sum's byte order) of data[0, len) with [hole, hole +
- * hole_len) read as zeros.  0, or -1 when out of memory. */
-static int root_sum(const uint8_t *data, size_t len, uint64_t hole,
-                    uint64_t hole_len, uint8_t out[IMG_SUM_SIZE])
-{
-    static const uint8_t zero[4096];
-    XXH3_state_t *st = XXH3_createState();
-    if (!st)
-        return -1;
-    XXH3_128bits_reset(st);
-    XXH3_128bits_update(st, data, (size_t)hole);
-    for (uint64_t z = hole_len; z > 0;) {
-        size_t k = z < sizeof zero ? (size_t)z : sizeof zero;
-        XXH3_128bits_update(st, zero, k);
-        z -= k;
-    }
-    XXH3_128bits_update(st, data + hole + hole_len,
-                        len - (size_t)(hole + hole_len));
-    XXH128_canonical_t cs;
-    XXH128_canonicalFromHash(&cs, XXH3_128bits_digest(st));
-    XXH3_freeState(st);
-    memcpy(out, cs.digest, IMG_SUM_SIZE);
-    return 0;
-}
-
 static int check_sums(rd *r)
 {
     img_image *img = r->img;
@@ -285,8 +259,7 @@ static int check_sums(rd *r)
     /* The root covers everything else: ELF header, section headers,
      * padding.  It is hashed as a stream with .aotb.sums read as zeros,
      * so the image is not copied. */
-    if (root_sum(img->data, img->len, s->offset, s->size, got) != 0)
-        return fail(r, "out of memory");
+    img_sum_hole(img->data, img->len, s->offset, s->size, got);
     memcpy(img->root, sm + 16, IMG_SUM_SIZE);
     if (memcmp(got, img->root, IMG_SUM_SIZE) != 0)
         return fail(r, "root checksum mismatch: the ELF header, section "

@@ -1,17 +1,27 @@
 /* linkstate.c: the IMAGE.linkstate sidecar (see linkstate.h).
  *
- * Text, one object a line, so that it can be inspected and so that any
- * damage shows up as a line that does not parse:
+ * Binary, little-endian, version 2 (man/aotb-image.5):
  *
- *   aotb-linkstate 1
- *   root <32 hex digits: the image's root checksum>
- *   <pc hex> <features hex> <size> <mtime ns> <ctime ns> <inode> <device> <path>
- *   ...
+ *   0   16  signature "aotb-linkstate 2"
+ *   16  16  the image's root checksum
+ *   32   8  number of records n
+ *   40   8  bytes of paths P
+ *   48  56n records: pc, size, mtime ns, ctime ns, inode, device (8 each),
+ *           features (4), path length (2), flags (2: LS_READ_ALWAYS)
+ *   ..   P  the paths in record order, each followed by a NUL
+ *   ..  16  XXH3-128 of every byte before it
  *
- * The path is the rest of the line, exactly as the object was named on the
- * command line (or in the @RSPFILE).  ctime is recorded besides the mtime
- * that Make and Ninja use: nobody can set it back, so an object rewritten
- * in place and then given its old mtime (touch -d) is still noticed. */
+ * Version 1 was text, one line per object; parsing and formatting it was
+ * a quarter of a relink's instructions.  Reading this one is a size check,
+ * one checksum and a walk over the records, and the paths are used in
+ * place.  The checksum makes any damage (not only one that breaks the
+ * syntax) read as "no link state": a flipped bit in a record's pc could
+ * otherwise take the wrong block for an object.
+ *
+ * The path is exactly as the object was named on the command line (or in
+ * the @RSPFILE).  ctime is recorded besides the mtime that Make and Ninja
+ * use: nobody can set it back, so an object rewritten in place and then
+ * given its old mtime (touch -d) is still noticed. */
 #include "linkstate.h"
 
 #include <errno.h>
@@ -190,84 +200,9 @@ int ls_is_racy(const ls_stat *st, int64_t now_ns)
 
 /* ---- parse ------------------------------------------------------------ */
 
-typedef struct lsp {
-    const char *p, *end;
-} lsp;
-
-static int hexval(int ch)
+static uint16_t le16(const uint8_t *p)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
-/* An unsigned number in base 10 or 16 followed by one space. */
-static int get_u64(lsp *s, int base, uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *start = s->p;
-    while (s->p < s->end && *s->p != ' ') {
-        int dv = hexval((unsigned char)*s->p);
-        if (dv < 0 || dv >= base ||
-            __builtin_mul_overflow(v, (uint64_t)base, &v) ||
-            __builtin_add_overflow(v, (uint64_t)dv, &v))
-            return -1;
-        s->p++;
-    }
-    if (s->p == start || s->p == s->end || s->p - start > 20)
-        return -1;
-    s->p++;
-    *out = v;
-    return 0;
-}
-
-static int get_i64(lsp *s, int64_t *out)
-{
-    int neg = s->p < s->end && *s->p == '-';
-    if (neg)
-        s->p++;
-    uint64_t v;
-    if (get_u64(s, 10, &v) != 0 || v > (uint64_t)INT64_MAX)
-        return -1;
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return 0;
-}
-
-/* The next line (without its newline); -1 if there is no complete line. */
-static int get_line(lsp *s, lsp *line)
-{
-    const char *nl = memchr(s->p, '\n', (size_t)(s->end - s->p));
-    if (!nl)
-        return -1;
-    line->p = s->p;
-    line->end = nl;
-    s->p = nl + 1;
-    return 0;
-}
-
-/* An entry line; its path is NUL-terminated in place (l->end was the
- * newline). */
-static int parse_entry(linkstate *ls, lsp *l)
-{
-    uint64_t pc, feat, size, ino, dev;
-    int64_t mt, ct;
-    if (get_u64(l, 16, &pc) != 0 || get_u64(l, 16, &feat) != 0 ||
-        feat > UINT32_MAX || get_u64(l, 10, &size) != 0 ||
-        get_i64(l, &mt) != 0 || get_i64(l, &ct) != 0 ||
-        get_u64(l, 10, &ino) != 0 || get_u64(l, 10, &dev) != 0 ||
-        l->p == l->end || memchr(l->p, '\0', (size_t)(l->end - l->p)))
-        return -1;
-    *(char *)(uintptr_t)l->end = '\0';
-    ls_stat st = {size, ino, dev, mt, ct};
-    return ls_add(ls, l->p, &st, pc, (uint32_t)feat);
-}
-
-static int cmp_path(const void *a, const void *b, void *ctx)
-{
-    const linkstate *ls = ctx;
-    return strcmp(ls->v[*(const size_t *)a].path, ls->v[*(const size_t *)b].path);
+    return (uint16_t)(p[0] | p[1] << 8);
 }
 
 int ls_parse(uint8_t *data, size_t len, const uint8_t root[IMG_SUM_SIZE],
@@ -275,30 +210,62 @@ int ls_parse(uint8_t *data, size_t len, const uint8_t root[IMG_SUM_SIZE],
 {
     memset(out, 0, sizeof *out);
     out->text = (char *)data;
-    lsp s = {(const char *)data, (const char *)data + len}, l;
-    if (get_line(&s, &l) != 0 ||
-        (size_t)(l.end - l.p) != strlen(LS_SIGNATURE) ||
-        memcmp(l.p, LS_SIGNATURE, strlen(LS_SIGNATURE)) != 0)
+    /* The sizes first (nothing is read past them), then the checksum (so
+     * that no damaged record is looked at), then every record. */
+    if (len < LS_HEADER_SIZE + IMG_SUM_SIZE ||
+        memcmp(data, LS_SIGNATURE, LS_SIGNATURE_LEN) != 0 ||
+        memcmp(data + 16, root, IMG_SUM_SIZE) != 0)
         goto bad;
-    if (get_line(&s, &l) != 0 || l.end - l.p != 5 + 2 * IMG_SUM_SIZE ||
-        memcmp(l.p, "root ", 5) != 0)
+    uint64_t n = get_le64(data + 32), plen = get_le64(data + 40);
+    size_t room = len - LS_HEADER_SIZE - IMG_SUM_SIZE;
+    if (n > room / LS_RECORD_SIZE ||
+        plen != room - (size_t)n * LS_RECORD_SIZE)
         goto bad;
-    for (unsigned i = 0; i < IMG_SUM_SIZE; i++) {
-        int hi = hexval((unsigned char)l.p[5 + 2 * i]);
-        int lo = hexval((unsigned char)l.p[6 + 2 * i]);
-        if (hi < 0 || lo < 0)
+    uint8_t sum[IMG_SUM_SIZE];
+    img_sum(data, len - IMG_SUM_SIZE, sum);
+    if (memcmp(sum, data + len - IMG_SUM_SIZE, IMG_SUM_SIZE) != 0)
+        goto bad;
+    if (n) {
+        out->v = xcalloc((size_t)n, sizeof *out->v);
+        if (!out->v)
             goto bad;
-        out->root[i] = (uint8_t)(hi << 4 | lo);
+        out->cap = (size_t)n;
     }
-    if (memcmp(out->root, root, IMG_SUM_SIZE) != 0)
-        goto bad;
-    while (s.p < s.end)
-        if (get_line(&s, &l) != 0 || parse_entry(out, &l) != 0)
+    const uint8_t *r = data + LS_HEADER_SIZE;
+    const char *path = (const char *)r + (size_t)n * LS_RECORD_SIZE;
+    const char *pend = path + plen;
+    for (size_t i = 0; i < n; i++, r += LS_RECORD_SIZE) {
+        size_t pl = le16(r + 52);
+        uint16_t flags = le16(r + 54);
+        if (pl == 0 || pl >= (size_t)(pend - path) || path[pl] != '\0' ||
+            memchr(path, '\0', pl) || (flags & ~LS_READ_ALWAYS) ||
+            memchr(path, '\n', pl))
             goto bad;
+        ls_entry *e = &out->v[out->n++];
+        e->path = path;
+        e->pc = get_le64(r);
+        e->st.size = get_le64(r + 8);
+        e->st.mtime_ns = (int64_t)get_le64(r + 16);
+        e->st.ctime_ns = (int64_t)get_le64(r + 24);
+        e->st.ino = get_le64(r + 32);
+        e->st.dev = get_le64(r + 40);
+        e->features = get_le32(r + 48);
+        e->flags = flags;
+        path += pl + 1;
+    }
+    if (path != pend)
+        goto bad;
+    memcpy(out->root, root, IMG_SUM_SIZE);
     return 0;
 bad:
     ls_free(out);
     return -1;
+}
+
+static int cmp_path(const void *a, const void *b, void *ctx)
+{
+    const linkstate *ls = ctx;
+    return strcmp(ls->v[*(const size_t *)a].path, ls->v[*(const size_t *)b].path);
 }
 
 int ls_load(const char *path, const uint8_t root[IMG_SUM_SIZE],
@@ -346,10 +313,11 @@ const ls_entry *ls_find(linkstate *ls, const char *path)
 
 /* ---- build ------------------------------------------------------------ */
 
-int ls_add(linkstate *ls, const char *path, const ls_stat *st, uint64_t pc,
-           uint32_t features)
+static int add(linkstate *ls, const char *path, const ls_stat *st,
+               uint64_t pc, uint32_t features, uint16_t flags)
 {
-    if (strchr(path, '\n') || path[0] == '\0')
+    size_t pl = strlen(path);
+    if (pl == 0 || pl > LS_MAX_PATH || memchr(path, '\n', pl))
         return 0;
     if (ls->n == ls->cap) {
         size_t cap = ls->cap ? 2 * ls->cap : 64;
@@ -364,64 +332,57 @@ int ls_add(linkstate *ls, const char *path, const ls_stat *st, uint64_t pc,
     e->st = *st;
     e->pc = pc;
     e->features = features;
+    e->flags = flags;
     return 0;
 }
 
-/* Decimal / hex without printf: the sidecar of a large image has tens of
- * thousands of lines and is written on every link. */
-static char *put_u(char *p, uint64_t v, unsigned base)
+int ls_add(linkstate *ls, const char *path, const ls_stat *st, uint64_t pc,
+           uint32_t features)
 {
-    char t[24];
-    int n = 0;
-    do {
-        t[n++] = "0123456789abcdef"[v % base];
-        v /= base;
-    } while (v);
-    while (n)
-        *p++ = t[--n];
-    return p;
+    return add(ls, path, st, pc, features, 0);
 }
 
-static char *put_i(char *p, int64_t v)
+int ls_add_read_always(linkstate *ls, const char *path)
 {
-    if (v < 0) {
-        *p++ = '-';
-        return put_u(p, (uint64_t)0 - (uint64_t)v, 10);
-    }
-    return put_u(p, (uint64_t)v, 10);
+    static const ls_stat zero;
+    return add(ls, path, &zero, 0, 0, LS_READ_ALWAYS);
 }
 
 void ls_format(const linkstate *ls, buf *out)
 {
-    buf_printf(out, "%s\nroot ", LS_SIGNATURE);
-    for (unsigned i = 0; i < IMG_SUM_SIZE; i++)
-        buf_printf(out, "%02x", ls->root[i]);
-    buf_put8(out, '\n');
-    for (size_t i = 0; i < ls->n; i++) {
+    size_t plen = 0;
+    for (size_t i = 0; i < ls->n; i++)
+        plen += strlen(ls->v[i].path) + 1;
+    size_t total = LS_HEADER_SIZE + ls->n * LS_RECORD_SIZE + plen +
+                   IMG_SUM_SIZE;
+    if (buf_reserve(out, total) != 0)
+        return;
+    uint8_t *base = out->data + out->len, *p = base;
+    memcpy(p, LS_SIGNATURE, LS_SIGNATURE_LEN);
+    memcpy(p + 16, ls->root, IMG_SUM_SIZE);
+    put_le64(p + 32, ls->n);
+    put_le64(p + 40, plen);
+    p += LS_HEADER_SIZE;
+    char *path = (char *)p + ls->n * LS_RECORD_SIZE;
+    for (size_t i = 0; i < ls->n; i++, p += LS_RECORD_SIZE) {
         const ls_entry *e = &ls->v[i];
-        size_t plen = strlen(e->path);
-        if (buf_reserve(out, 8 * 24 + plen + 1) != 0)
-            return;
-        char *p = (char *)out->data + out->len;
-        p = put_u(p, e->pc, 16);
-        *p++ = ' ';
-        p = put_u(p, e->features, 16);
-        *p++ = ' ';
-        p = put_u(p, e->st.size, 10);
-        *p++ = ' ';
-        p = put_i(p, e->st.mtime_ns);
-        *p++ = ' ';
-        p = put_i(p, e->st.ctime_ns);
-        *p++ = ' ';
-        p = put_u(p, e->st.ino, 10);
-        *p++ = ' ';
-        p = put_u(p, e->st.dev, 10);
-        *p++ = ' ';
-        memcpy(p, e->path, plen);
-        p += plen;
-        *p++ = '\n';
-        out->len = (size_t)(p - (char *)out->data);
+        size_t pl = strlen(e->path);
+        put_le64(p, e->pc);
+        put_le64(p + 8, e->st.size);
+        put_le64(p + 16, (uint64_t)e->st.mtime_ns);
+        put_le64(p + 24, (uint64_t)e->st.ctime_ns);
+        put_le64(p + 32, e->st.ino);
+        put_le64(p + 40, e->st.dev);
+        put_le32(p + 48, e->features);
+        p[52] = (uint8_t)pl;
+        p[53] = (uint8_t)(pl >> 8);
+        p[54] = (uint8_t)e->flags;
+        p[55] = (uint8_t)(e->flags >> 8);
+        memcpy(path, e->path, pl + 1);
+        path += pl + 1;
     }
+    img_sum(base, total - IMG_SUM_SIZE, base + total - IMG_SUM_SIZE);
+    out->len += total;
 }
 
 void ls_free(linkstate *ls)

@@ -3,9 +3,11 @@
  * aotb link records, for every block object an image was linked from, the
  * object's path as given, its size, mtime, ctime, inode and device and the
  * block pc (and CPU features) it provided, together with the image's root
- * checksum.  The next link of the same image takes every object whose file
- * status still matches from the old image instead of opening it: relinking
- * after one change then costs a stat per object, not a parse per object.
+ * checksum (the meta object, and objects too new to trust, get a record
+ * that says "read always", so that lookups in link order keep hitting).
+ * The next link of the same image takes every object whose file status
+ * still matches from the old image instead of opening it: relinking after
+ * one change then costs a stat per object, not a parse per object.
  *
  * The sidecar is only a cache.  A missing, unreadable, damaged or
  * other-version file, or one whose root checksum is not the image's, reads
@@ -19,8 +21,16 @@
 #include "image.h"
 #include "util.h"
 
-#define LS_SIGNATURE "aotb-linkstate 1"
+/* The first 16 bytes of the file: the format and its version. */
+#define LS_SIGNATURE "aotb-linkstate 2"
+#define LS_SIGNATURE_LEN 16
 #define LS_SUFFIX ".linkstate"
+#define LS_HEADER_SIZE 48
+#define LS_RECORD_SIZE 56
+#define LS_MAX_PATH 65535     /* longer paths are not recorded */
+#define LS_READ_ALWAYS 1u     /* ls_entry.flags: an object that is always
+                                 read (the meta object), recorded only so
+                                 that lookups in link order keep hitting */
 
 /* What stat says about an object file. */
 typedef struct ls_stat {
@@ -33,6 +43,7 @@ typedef struct ls_entry {
     ls_stat st;
     uint64_t pc;
     uint32_t features;
+    uint16_t flags;       /* LS_READ_ALWAYS */
 } ls_entry;
 
 typedef struct linkstate {
@@ -42,7 +53,8 @@ typedef struct linkstate {
     size_t *by_path;      /* indices of v sorted by path, built by ls_find
                              on its first miss */
     size_t cursor;        /* ls_find tries the entry after its last hit */
-    char *text;           /* ls_parse: the bytes the paths point into */
+    char *text;           /* ls_parse: the file's bytes, which the paths
+                             point into */
 } linkstate;
 
 /* "IMAGE.linkstate", malloc'd (NULL: out of memory). */
@@ -76,10 +88,11 @@ int64_t ls_now_ns(void);
  * recorded (the next link reads the object again). */
 int ls_is_racy(const ls_stat *st, int64_t now_ns);
 
-/* Parses sidecar bytes (data: len bytes and a NUL, malloc'd, as from
- * file_read_all; out takes it over, even on failure).  Returns 0 and fills
- * *out only if the signature, every line and the root checksum (equal to
- * root) are right; otherwise -1 and *out is empty.  Never adds messages. */
+/* Parses sidecar bytes (data: len bytes, malloc'd, as from file_read_all;
+ * out takes it over, even on failure).  Returns 0 and fills *out only if
+ * the signature (so the version), the sizes, the file's checksum, every
+ * record and the root checksum (equal to root) are right; otherwise -1 and
+ * *out is empty.  Never adds messages. */
 int ls_parse(uint8_t *data, size_t len, const uint8_t root[IMG_SUM_SIZE],
              linkstate *out);
 
@@ -91,10 +104,15 @@ int ls_load(const char *path, const uint8_t root[IMG_SUM_SIZE],
  * of the entries (a link's objects come in the same order every time). */
 const ls_entry *ls_find(linkstate *ls, const char *path);
 
-/* Appends an entry.  path is not copied: it must outlive ls.  Paths with a
- * newline are skipped.  0, or -1 on out of memory. */
+/* Appends an entry.  path is not copied: it must outlive ls.  Empty paths,
+ * paths with a newline and paths longer than LS_MAX_PATH are skipped.  0,
+ * or -1 on out of memory. */
 int ls_add(linkstate *ls, const char *path, const ls_stat *st, uint64_t pc,
            uint32_t features);
+
+/* Appends an LS_READ_ALWAYS entry (no status, pc or features) for an
+ * object that is read on every link, as ls_add. */
+int ls_add_read_always(linkstate *ls, const char *path);
 
 /* The sidecar's bytes for ls (its root and entries in order). */
 void ls_format(const linkstate *ls, buf *out);

@@ -13,10 +13,11 @@
  * The link state (IMAGE.linkstate, elfimage/linkstate.h) written next to
  * the image lets the next link skip even reading most objects: an object
  * whose path, size, mtime, ctime, inode and device are what they were when
- * the old image was linked from it is rebuilt from the old image (its
- * code never leaves the old compressed chunk unless its chunk must be
- * rewritten).  Only stat remains per unchanged object.  The result is the
- * same image as when every object is read. */
+ * the old image was linked from it is the old image's block
+ * (img_link_opts.from_old: nothing of it is built here, and its code never
+ * leaves the old compressed chunk unless its chunk must be rewritten).
+ * Only stat remains per unchanged object.  The result is the same image
+ * as when every object is read. */
 #include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -90,6 +91,8 @@ typedef struct prev_link {
     int have_old;
     linkstate prev;        /* empty when there is none that matches */
     uint32_t *from_old;    /* per object: its old block, or UINT32_MAX */
+    uint32_t *features;    /* per object from_old: its CPU features */
+    uint32_t hint;         /* from_old: the old block after the last found */
     linkstate next;        /* what this link records */
     int next_oom;
     int64_t now;
@@ -146,6 +149,7 @@ static void prev_open(prev_link *pl, const char *out)
 static void prev_close(prev_link *pl)
 {
     free(pl->from_old);
+    free(pl->features);
     if (pl->have_old)
         img_free(&pl->old);
     if (pl->mapped)
@@ -162,28 +166,31 @@ static int same_stat(const ls_stat *a, const ls_stat *b)
            a->ctime_ns == b->ctime_ns && a->ino == b->ino && a->dev == b->dev;
 }
 
-/* Object `path' from the old image if the linkstate vouches for it:
- * 0 and *o filled (without its code: img_link_ex takes that from the old
- * image, pl->from_old), or -1 (read the file instead). */
-static int from_old(prev_link *pl, size_t i, const char *path,
-                    const ls_stat *st, obj_file *o)
+/* Object `path' from the old image if the linkstate vouches for it: its
+ * entry, with pl->from_old[i] and pl->features[i] set (img_link_ex takes
+ * everything else from the old block; objs[i] stays zero), or NULL (read
+ * the file instead). */
+static const ls_entry *from_old(prev_link *pl, size_t i, const char *path,
+                                const ls_stat *st)
 {
     const ls_entry *e = ls_find(&pl->prev, path);
-    if (!e || !same_stat(&e->st, st))
-        return -1;
-    uint32_t b = img_find_block(&pl->old, e->pc);
+    if (!e || (e->flags & LS_READ_ALWAYS) || !same_stat(&e->st, st))
+        return NULL;
+    /* Objects usually come in pc order: try the block after the last. */
+    uint32_t b = pl->hint < pl->old.nblocks &&
+                         pl->old.blocks[pl->hint].pc == e->pc
+                     ? pl->hint
+                     : img_find_block(&pl->old, e->pc);
     if (b == UINT32_MAX)
-        return -1;
-    aotb_diag scratch = {0};
-    int rc = img_block_obj(&pl->old, b, NULL, e->features, o, &scratch);
-    diag_free(&scratch);
-    if (rc == 0)
-        pl->from_old[i] = b;
-    return rc;
+        return NULL;
+    pl->hint = b + 1;
+    pl->from_old[i] = b;
+    pl->features[i] = e->features;
+    return e;
 }
 
-/* Fills objs[i] for every input, from the old image or by reading the
- * file; records each block object's status in pl->next.  Returns 1 if
+/* Fills objs[i] for every input read, or marks it as taken from the old
+ * image (pl->from_old); records each object's status in pl->next.  Returns 1 if
  * some object could not be read (messages in d), else 0. */
 static int read_objects(prev_link *pl, const names *in, obj_file *objs,
                         unsigned char *ok, aotb_diag *d)
@@ -191,11 +198,15 @@ static int read_objects(prev_link *pl, const names *in, obj_file *objs,
     int bad = 0;
     if (pl->prev.n) {
         pl->from_old = xcalloc(in->n, sizeof *pl->from_old);
-        if (!pl->from_old)
+        pl->features = xcalloc(in->n, sizeof *pl->features);
+        if (!pl->from_old || !pl->features)
             ls_free(&pl->prev);            /* read everything */
     }
     for (size_t i = 0; pl->from_old && i < in->n; i++)
         pl->from_old[i] = UINT32_MAX;
+    /* One record per object: sized once, not grown by doubling. */
+    pl->next.v = xcalloc(in->n, sizeof *pl->next.v);
+    pl->next.cap = pl->next.v ? in->n : 0;
     /* With a link state, stat every object first (ls_stat_files is the
      * cheapest way); objects read get the status of the file they read
      * from fstat (ls_read_file), so a full link needs no stat by path. */
@@ -211,28 +222,36 @@ static int read_objects(prev_link *pl, const names *in, obj_file *objs,
         const char *path = in->v[i];
         ls_stat st;
         int have_st = have && have[i];
+        const ls_entry *e = NULL;
         if (have_st)
             st = sts[i];
-        if (have_st && from_old(pl, i, path, &st, &objs[i]) == 0) {
+        if (have_st && (e = from_old(pl, i, path, &st)) != NULL) {
             pl->reused++;
-        } else {
-            uint8_t *data;
-            size_t len;
-            if (ls_read_file(path, &data, &len, &st, &have_st, d) != 0) {
-                bad = 1;
-                continue;
-            }
-            int r = obj_read(path, data, len, &objs[i], d);
-            free(data);
-            if (r != 0) {
-                bad = 1;
-                continue;
-            }
+            if (ls_add(&pl->next, path, &st, e->pc, e->features) != 0)
+                pl->next_oom = 1;
+            continue;
+        }
+        uint8_t *data;
+        size_t len;
+        if (ls_read_file(path, &data, &len, &st, &have_st, d) != 0) {
+            bad = 1;
+            continue;
+        }
+        int r = obj_read(path, data, len, &objs[i], d);
+        free(data);
+        if (r != 0) {
+            bad = 1;
+            continue;
         }
         ok[i] = 1;
-        if (have_st && objs[i].kind == OBJ_BLOCK &&
-            !ls_is_racy(&st, pl->now) &&
-            ls_add(&pl->next, path, &st, objs[i].pc, objs[i].features) != 0)
+        /* Every object gets an entry, in link order, so that the next
+         * link's lookups all hit in order; the meta object and objects
+         * that could still change within a timestamp tick are marked to
+         * be read again. */
+        r = have_st && objs[i].kind == OBJ_BLOCK && !ls_is_racy(&st, pl->now)
+                ? ls_add(&pl->next, path, &st, objs[i].pc, objs[i].features)
+                : ls_add_read_always(&pl->next, path);
+        if (r != 0)
             pl->next_oom = 1;
     }
     free(sts);
@@ -320,21 +339,21 @@ int cmd_link(int argc, char **argv)
         memset(&lo, 0, sizeof lo);
         lo.old = pl.have_old ? &pl.old : NULL;
         lo.from_old = pl.from_old;
+        lo.from_old_features = pl.features;
+        lo.write_path = out;         /* file_write_atomic, from the pieces */
         if (!bad &&
             img_link_ex(objs, (const char *const *)in.v, in.n, &lo, &st,
                         &image, &d) == 0) {
             free(st.fresh);
-            if (file_write_atomic(out, image.data, image.len, &d) == 0) {
-                rc = 0;
-                write_state(&pl, out, st.root);
-                /* For tests and curious users (man/aotb.1). */
-                if (getenv("AOTB_LINK_STATS"))
-                    fprintf(stderr, "aotb link: %s: %zu objects: %zu read, "
-                                    "%zu unchanged (not read); %" PRIu32
-                                    " chunks, %" PRIu32 " reused\n",
-                            out, in.n, in.n - pl.reused, pl.reused,
-                            st.chunks, st.chunks_reused);
-            }
+            rc = 0;
+            write_state(&pl, out, st.root);
+            /* For tests and curious users (man/aotb.1). */
+            if (getenv("AOTB_LINK_STATS"))
+                fprintf(stderr, "aotb link: %s: %zu objects: %zu read, "
+                                "%zu unchanged (not read); %" PRIu32
+                                " chunks, %" PRIu32 " reused\n",
+                        out, in.n, in.n - pl.reused, pl.reused, st.chunks,
+                        st.chunks_reused);
         }
         buf_free(&image);
         prev_close(&pl);

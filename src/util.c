@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -275,18 +276,32 @@ void file_unmap(file_view *v)
     memset(v, 0, sizeof *v);
 }
 
-static int write_full(int fd, const void *data, size_t len)
+int file_write_iov(int fd, const struct iovec *iov, int n)
 {
-    const uint8_t *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
+    struct iovec part[64];
+    int i = 0;
+    size_t done = 0;            /* bytes of iov[i] already written */
+    while (i < n) {
+        int k = 0;
+        for (int j = i; j < n && k < (int)(sizeof part / sizeof *part); j++) {
+            size_t skip = j == i ? done : 0;
+            part[k].iov_base = (uint8_t *)iov[j].iov_base + skip;
+            part[k].iov_len = iov[j].iov_len - skip;
+            k++;
+        }
+        ssize_t w = writev(fd, part, k);
+        if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
-        p += n;
-        len -= (size_t)n;
+        size_t left = (size_t)w;
+        while (i < n && left >= iov[i].iov_len - done) {
+            left -= iov[i].iov_len - done;
+            done = 0;
+            i++;
+        }
+        done += left;
     }
     return 0;
 }
@@ -348,7 +363,8 @@ static int write_atomic(const char *path, const void *data, size_t len,
     int fd = file_tmp_open(path, &tmp, d);
     if (fd < 0)
         return -1;
-    if (write_full(fd, data, len) != 0) {
+    struct iovec v = {(void *)(uintptr_t)data, len};
+    if (file_write_iov(fd, &v, 1) != 0) {
         diag_add(d, "%s: cannot write: %s", path, strerror(errno));
         file_tmp_abort(fd, tmp);
         return -1;

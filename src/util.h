@@ -123,6 +123,13 @@ int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
                     aotb_diag *d);
 void file_tmp_abort(int fd, char *tmp);
 
+/* Writes every byte of iov[0..n) (n >= 0; the entries are not changed) to
+ * fd at its offset, one after the other, with writev: large pieces need not
+ * be copied into one buffer.  0, or -1 with errno set.  The one writer of
+ * file_write_atomic and its kin and of the image (img_link_fd). */
+struct iovec;
+int file_write_iov(int fd, const struct iovec *iov, int n);
+
 /* file_write_atomic without the fsync, for caches that are checked when
  * read (a stale or lost one costs work, never a wrong result): the file
  * still appears whole or not at all. */

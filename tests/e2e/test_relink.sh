@@ -52,17 +52,23 @@ edit () {
         { print }' p.vir
 }
 
+# sig FILE: a sidecar's signature (its first 16 bytes); nrec FILE: its
+# record count (bytes 32..39, little-endian).
+sig () { head -c 16 "$1"; }
+nrec () { od -An -t u8 -j 32 -N 8 "$1" | tr -d ' '; }
+LSEDIT=${BUILD:-$TOP/build}/tools/lsedit
+
 # ---- the first link writes the sidecar ------------------------------------
 expect_rc "full link" 0 link_stats a.aot
-if [ -f a.aot.linkstate ] && [ "$(head -1 a.aot.linkstate)" = "aotb-linkstate 1" ]; then
+if [ -f a.aot.linkstate ] && [ "$(sig a.aot.linkstate)" = "aotb-linkstate 2" ]; then
     ok "sidecar written with its signature"
 else
-    not_ok "sidecar written with its signature" "$(head -2 a.aot.linkstate 2>&1)"
+    not_ok "sidecar written with its signature" "$(head -c 16 a.aot.linkstate 2>&1)"
 fi
-# One line per block object (not the meta object) after two header lines.
-lines=$(wc -l < a.aot.linkstate)
-if [ "$lines" = $((NOBJ - 1 + 2)) ]; then ok "one line per block object"; else
-    not_ok "one line per block object" "$lines lines for $NOBJ objects"; fi
+# One record per object (the meta object's says "read always").
+n=$(nrec a.aot.linkstate)
+if [ "$n" = "$NOBJ" ]; then ok "one record per object"; else
+    not_ok "one record per object" "$n records for $NOBJ objects"; fi
 [ "$READ" = "$NOBJ" ] && ok "full link reads every object" ||
     not_ok "full link reads every object" "$(cat "$T_TMP/stats")"
 runs_as "full link runs as interp" p.vir a.aot
@@ -166,31 +172,54 @@ damage () {
     [ "$READ" = "$NOBJ" ] && ok "$1: every object read" ||
         not_ok "$1: every object read" "$(cat "$T_TMP/stats")"
     same "$1: same image" a.aot good.aot
-    if [ "$(head -1 a.aot.linkstate)" = "aotb-linkstate 1" ] && cmp -s a.aot.linkstate good.linkstate; then
+    if [ "$(sig a.aot.linkstate)" = "aotb-linkstate 2" ] && cmp -s a.aot.linkstate good.linkstate; then
         ok "$1: sidecar rewritten"; else not_ok "$1: sidecar rewritten"; fi
 }
+# poke OFFSET BYTES: good.linkstate with BYTES (printf format) written at
+# OFFSET, to stdout.
+poke () {
+    cp good.linkstate poked
+    printf "$2" | dd of=poked bs=1 seek="$1" conv=notrunc 2>/dev/null
+    cat poked
+}
+size=$(wc -c < good.linkstate)
 head -c 3000 /dev/urandom | damage "garbage sidecar"
 : | damage "empty sidecar"
-sed '1s/.*/aotb-linkstate 0/' good.linkstate | damage "old-version sidecar"
-sed '1s/.*/aotb-linkstate 2/' good.linkstate | damage "newer-version sidecar"
-head -c $(($(wc -c < good.linkstate) - 7)) good.linkstate | damage "truncated sidecar"
-sed '2s/root ./root X/' good.linkstate | damage "bad root line"
-sed '5s/^\([0-9a-f]*\) \([0-9a-f]*\) [0-9]*/\1 \2 99999999999999999999999/' good.linkstate |
-    damage "number out of range"
-# Another image's sidecar (root checksum differs).
+printf 'aotb-linkstate 1\nroot %s\n' "$(od -An -tx1 -j 16 -N 16 good.linkstate | tr -d ' \n')" |
+    damage "version 1 (text) sidecar"
+poke 15 '3' | damage "newer-version sidecar"
+poke 15 '1' | damage "older-version signature on version 2 records"
+head -c $((size - 7)) good.linkstate | damage "truncated sidecar"
+head -c 100 good.linkstate | damage "sidecar truncated in the records"
+poke 20 '\377' | damage "bad root"
+poke $((48 + 56 * 5 + 16)) '\001' | damage "a record's mtime damaged"
+poke $((48 + 56 * 5)) '\200' | damage "a record's pc damaged"
+poke $((size - 1)) 'x' | damage "checksum damaged"
+{ cat good.linkstate; printf 'x'; } | damage "a byte appended"
+# The image replaced (by hand, aotb build or aotb compact) under a sidecar
+# whose objects are all unchanged: the root checksum no longer matches, so
+# nothing is taken from the new image on the sidecar's word.
 edit 3 5 > q.vir
 rm -rf qobj
 "$AOTB" compile q.vir -d qobj >/dev/null
 "$AOTB" link -o q.aot qobj/*.o
-sed "s|qobj/|obj/|" q.aot.linkstate | damage "sidecar of another image"
-# A sidecar whose entry points at a block the image lacks: that object read.
+cp q.aot a.aot
+cp good.linkstate a.aot.linkstate
+expect_rc "sidecar of another image: relink" 0 link_stats a.aot
+[ "$READ" = "$NOBJ" ] && ok "sidecar of another image: every object read" ||
+    not_ok "sidecar of another image: every object read" "$(cat "$T_TMP/stats")"
+cp q.aot b.aot
+rm -f b.aot.linkstate
+"$AOTB" link -o b.aot @objs.rsp
+same "sidecar of another image: same image as reading every object" a.aot b.aot
+# A well-formed sidecar whose record points at a block the image lacks:
+# that object read.
 cp good.aot a.aot
-awk 'NR == 3 { $1 = "ffffff0" } { print }' good.linkstate > a.aot.linkstate
-# (the root line still matches: this is a well-formed sidecar that lies)
+cp good.linkstate a.aot.linkstate
+"$LSEDIT" a.aot.linkstate 0 ffffff0 || not_ok "lsedit"
 expect_rc "sidecar names a block the image lacks" 0 link_stats a.aot
 [ "$READ" = 2 ] && ok "that object is read" || not_ok "that object is read" "$(cat "$T_TMP/stats")"
 same "sidecar names a block the image lacks: same image" a.aot good.aot
-
 # ---- deleting the sidecar gives the same image ---------------------------
 cp good.aot a.aot
 rm -f a.aot.linkstate

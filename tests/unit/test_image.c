@@ -1,11 +1,13 @@
 /* test_image.c: the AOT image: link + parse round trip, determinism,
  * chunking, link errors, each structural check, the host checks, and
  * truncation / bit flips at every position rejected without a crash. */
+#include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -753,8 +755,9 @@ static void test_cpu_moves_image(void)
  * snprintf. */
 static void test_block_sym(void)
 {
-    static const uint64_t pcs[] = {0, 0x10, 0x1234abcd5678ef09ull,
-                                   UINT64_MAX};
+    static const uint64_t pcs[] = {0, 1, 0x10, 0x1000, 0x1234abcd5678ef09ull,
+                                   0xdeadbeefcafef00dull,
+                                   0x0123456789abcdefull, UINT64_MAX};
     for (size_t i = 0; i < sizeof pcs / sizeof pcs[0]; i++) {
         char want[40], got[40];
         snprintf(want, sizeof want, CG_BLOCK_SYM_FMT, pcs[i]);
@@ -762,14 +765,120 @@ static void test_block_sym(void)
         img_block_sym(pcs[i], got, sizeof got);
         CU_ASSERT_STRING_EQUAL(got, want);
         memset(got, 'x', sizeof got);
-        img_block_sym(pcs[i], got, 12);
+        img_block_sym(pcs[i], got, 12);               /* too small: cut */
         CU_ASSERT_EQUAL(strlen(got), 11);
         CU_ASSERT_EQUAL(memcmp(got, want, 11), 0);
     }
 }
 
+/* img_sum_hole, the root checksum's stream with .aotb.sums as a hole, is
+ * img_sum over a copy with the hole zeroed. */
+static void test_sum_hole(void)
+{
+    uint8_t data[10000], copy[10000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 131 + 7);
+    static const size_t holes[][2] = {{0, 0}, {0, 16}, {5, 4096}, {100, 9000},
+                                      {9990, 10}, {10000, 0}, {0, 10000}};
+    for (size_t i = 0; i < sizeof holes / sizeof *holes; i++) {
+        uint8_t a[IMG_SUM_SIZE], b[IMG_SUM_SIZE];
+        memcpy(copy, data, sizeof data);
+        memset(copy + holes[i][0], 0, holes[i][1]);
+        img_sum(copy, sizeof copy, a);
+        img_sum_hole(data, sizeof data, holes[i][0], holes[i][1], b);
+        CU_ASSERT(memcmp(a, b, IMG_SUM_SIZE) == 0);
+    }
+}
+
+/* file_write_iov: many pieces (more than one writev takes), empty ones
+ * among them, give the bytes one after the other, and a descriptor it
+ * cannot write to fails; and a link written straight to a file
+ * (img_link_opts.write_path) is the image img_link gives in memory. */
+static void test_write_pieces(void)
+{
+    enum { N = 200 };
+    struct iovec iov[N];
+    uint8_t *want = malloc(N * 300), *p = want;
+    static uint8_t bytes[N][300];
+    for (int i = 0; i < N; i++) {
+        size_t len = (size_t)(i * 37 % 300);
+        if (i % 17 == 0)
+            len = 0;
+        for (size_t k = 0; k < len; k++)
+            bytes[i][k] = (uint8_t)(i + k);
+        iov[i] = (struct iovec){bytes[i], len};
+        memcpy(p, bytes[i], len);
+        p += len;
+    }
+    FILE *f = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL_FATAL(file_write_iov(fileno(f), iov, N), 0);
+    CU_ASSERT_EQUAL_FATAL(file_write_iov(fileno(f), iov, 0), 0);
+    size_t wlen = (size_t)(p - want);
+    uint8_t *back = malloc(wlen + 1);
+    rewind(f);
+    CU_ASSERT(fread(back, 1, wlen + 1, f) == wlen &&
+              memcmp(back, want, wlen) == 0);
+    free(back);
+    fclose(f);
+    free(want);
+    int fd = open("/dev/null", O_RDONLY);
+    CU_ASSERT_EQUAL(file_write_iov(fd, iov, N), -1);
+    close(fd);
+
+    /* 40 chunks (max_chunk_blocks 1), so well over one writev's pieces. */
+    char path[512];
+    aotb_diag d = {0};
+    uint8_t *got;
+    size_t len;
+    objset o = {0};
+    add_meta(&o, 0, 0x1000);
+    for (int i = 0; i < 40; i++)
+        add_fake(&o, 0x1000 * (uint64_t)i, 100 + 13 * (size_t)i,
+                 0x1000 * (uint64_t)(i + 1));
+    img_link_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.max_chunk_blocks = 1;
+    buf mem = {0}, none = {0};
+    img_link_stats sa, sb;
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(o.o, o.names, o.n, &lo, &sa, &mem, &d), 0);
+    snprintf(path, sizeof path, "%s/direct.aot", tu_tmpdir());
+    lo.write_path = path;
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(o.o, o.names, o.n, &lo, &sb, &none, &d), 0);
+    CU_ASSERT_EQUAL(none.len, 0);
+    CU_ASSERT_EQUAL_FATAL(file_read_all(path, &got, &len, &d), 0);
+    CU_ASSERT(len == mem.len && memcmp(got, mem.data, len) == 0);
+    CU_ASSERT(memcmp(sa.root, sb.root, IMG_SUM_SIZE) == 0);
+    free(got);
+    /* A write that fails is the link's error. */
+    snprintf(path, sizeof path, "%s/no/such/dir/x.aot", tu_tmpdir());
+    CU_ASSERT_EQUAL(img_link_ex(o.o, o.names, o.n, &lo, NULL, &none, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "x.aot: cannot create temporary file"));
+    /* A link that fails once the temporary is open leaves the old file as
+     * it was and no temporary behind. */
+    snprintf(path, sizeof path, "%s/direct.aot", tu_tmpdir());
+    add_fake(&o, 0, 100, 0x1000);              /* block 0 a second time */
+    CU_ASSERT_EQUAL(img_link_ex(o.o, o.names, o.n, &lo, NULL, &none, &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), "also defined by"));
+    CU_ASSERT_EQUAL_FATAL(file_read_all(path, &got, &len, &d), 0);
+    CU_ASSERT(len == mem.len && memcmp(got, mem.data, len) == 0);
+    free(got);
+    DIR *dir = opendir(tu_tmpdir());
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    for (struct dirent *e; (e = readdir(dir)) != NULL;)
+        CU_ASSERT_PTR_NULL(strstr(e->d_name, ".tmp."));
+    closedir(dir);
+    free(sa.fresh);
+    free(sb.fresh);
+    buf_free(&mem);
+    set_free(&o);
+    diag_free(&d);
+}
+
 static CU_TestInfo tests[] = {
     {"block symbol names", test_block_sym},
+    {"the root checksum's hole", test_sum_hole},
+    {"writes from pieces", test_write_pieces},
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
     {"blocks split into ~64 KiB chunks", test_chunks},

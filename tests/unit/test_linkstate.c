@@ -19,54 +19,77 @@ static const uint8_t root_a[IMG_SUM_SIZE] = {
     0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
     0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
 
-/* ls_parse takes a malloc'd copy with a NUL after it. */
-static int parse_text(const char *text, size_t len,
-                      const uint8_t root[IMG_SUM_SIZE], linkstate *out)
+/* ls_parse takes a malloc'd copy. */
+static int parse_bytes(const uint8_t *bytes, size_t len,
+                       const uint8_t root[IMG_SUM_SIZE], linkstate *out)
 {
     uint8_t *copy = malloc(len + 1);
-    memcpy(copy, text, len);
+    memcpy(copy, bytes, len);
     copy[len] = 0;
     return ls_parse(copy, len, root, out);
 }
 
-static int parse_str(const char *text, linkstate *out)
+/* Recomputes the trailing checksum of sidecar bytes (for well-formed
+ * files with a bad record). */
+static void resum(uint8_t *p, size_t len)
 {
-    return parse_text(text, strlen(text), root_a, out);
+    img_sum(p, len - IMG_SUM_SIZE, p + len - IMG_SUM_SIZE);
 }
 
-static const char *const head =
-    "aotb-linkstate 1\nroot 00112233445566778899aabbccddeeff\n";
+static void two_entries(linkstate *a)
+{
+    static const ls_stat s1 = {1120, 42, 65024, 1795608190690445324LL,
+                               1795608190690445999LL};
+    static const ls_stat s2 = {0, UINT64_MAX, 0, -5, 0};
+    memset(a, 0, sizeof *a);
+    memcpy(a->root, root_a, IMG_SUM_SIZE);
+    CU_ASSERT_EQUAL(ls_add(a, "obj/0000000000001000.o", &s1, 0x1000, 1), 0);
+    CU_ASSERT_EQUAL(ls_add(a, "dir with spaces/x y.o", &s2, UINT64_MAX, 0xffffffffu), 0);
+    CU_ASSERT_EQUAL(ls_add(a, "new\nline.o", &s1, 0x2000, 1), 0);   /* skipped */
+    CU_ASSERT_EQUAL(ls_add(a, "", &s1, 0x2000, 1), 0);              /* skipped */
+    CU_ASSERT_EQUAL(ls_add_read_always(a, "obj/meta.o"), 0);
+    CU_ASSERT_EQUAL(a->n, 3);
+}
 
 static void test_round_trip(void)
 {
-    linkstate a = {0}, b;
-    ls_stat s1 = {1120, 42, 65024, 1795608190690445324LL, 1795608190690445999LL};
-    ls_stat s2 = {0, UINT64_MAX, 0, -5, 0};
-    memcpy(a.root, root_a, IMG_SUM_SIZE);
-    CU_ASSERT_EQUAL(ls_add(&a, "obj/0000000000001000.o", &s1, 0x1000, 1), 0);
-    CU_ASSERT_EQUAL(ls_add(&a, "dir with spaces/x y.o", &s2, UINT64_MAX, 0xffffffffu), 0);
-    CU_ASSERT_EQUAL(ls_add(&a, "new\nline.o", &s1, 0x2000, 1), 0);   /* skipped */
-    CU_ASSERT_EQUAL(a.n, 2);
+    linkstate a, b;
+    two_entries(&a);
     buf t = {0};
     ls_format(&a, &t);
-    /* The text, written out by hand from the format in linkstate.c. */
-    const char *want =
-        "aotb-linkstate 1\n"
-        "root 00112233445566778899aabbccddeeff\n"
-        "1000 1 1120 1795608190690445324 1795608190690445999 42 65024 "
-        "obj/0000000000001000.o\n"
-        "ffffffffffffffff ffffffff 0 -5 0 18446744073709551615 0 "
-        "dir with spaces/x y.o\n";
-    CU_ASSERT_EQUAL(t.len, strlen(want));
-    CU_ASSERT(t.len == strlen(want) && memcmp(t.data, want, t.len) == 0);
-    CU_ASSERT_EQUAL_FATAL(parse_text((const char *)t.data, t.len, root_a, &b), 0);
-    CU_ASSERT_EQUAL_FATAL(b.n, 2);
+    /* The layout, field by field from the format in linkstate.c. */
+    size_t plen = strlen("obj/0000000000001000.o") + 1 +
+                  strlen("dir with spaces/x y.o") + 1 + strlen("obj/meta.o") + 1;
+    CU_ASSERT_EQUAL_FATAL(t.len, 48 + 3 * 56 + plen + 16);
+    CU_ASSERT(memcmp(t.data, "aotb-linkstate 2", 16) == 0);
+    CU_ASSERT(memcmp(t.data + 16, root_a, 16) == 0);
+    CU_ASSERT_EQUAL(get_le64(t.data + 32), 3);
+    CU_ASSERT_EQUAL(get_le64(t.data + 40), plen);
+    const uint8_t *r = t.data + 48;
+    CU_ASSERT_EQUAL(get_le64(r), 0x1000);
+    CU_ASSERT_EQUAL(get_le64(r + 8), 1120);
+    CU_ASSERT_EQUAL(get_le64(r + 16), 1795608190690445324ULL);
+    CU_ASSERT_EQUAL(get_le64(r + 24), 1795608190690445999ULL);
+    CU_ASSERT_EQUAL(get_le64(r + 32), 42);
+    CU_ASSERT_EQUAL(get_le64(r + 40), 65024);
+    CU_ASSERT_EQUAL(get_le32(r + 48), 1);
+    CU_ASSERT(r[52] == 22 && r[53] == 0 && r[54] == 0 && r[55] == 0);
+    CU_ASSERT(r[56 + 56 + 52] == 10 && r[56 + 56 + 54] == LS_READ_ALWAYS);
+    CU_ASSERT(memcmp(t.data + 48 + 3 * 56, "obj/0000000000001000.o\0dir", 26) == 0);
+    uint8_t sum[IMG_SUM_SIZE];
+    img_sum(t.data, t.len - 16, sum);
+    CU_ASSERT(memcmp(t.data + t.len - 16, sum, 16) == 0);
+
+    CU_ASSERT_EQUAL_FATAL(parse_bytes(t.data, t.len, root_a, &b), 0);
+    CU_ASSERT_EQUAL_FATAL(b.n, 3);
+    CU_ASSERT(memcmp(b.root, root_a, IMG_SUM_SIZE) == 0);
     const ls_entry *e = ls_find(&b, "dir with spaces/x y.o");
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT_EQUAL(e->pc, UINT64_MAX);
     CU_ASSERT_EQUAL(e->features, 0xffffffffu);
     CU_ASSERT_EQUAL(e->st.ino, UINT64_MAX);
     CU_ASSERT_EQUAL(e->st.mtime_ns, -5);
+    CU_ASSERT_EQUAL(e->flags, 0);
     e = ls_find(&b, "obj/0000000000001000.o");
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT_EQUAL(e->pc, 0x1000);
@@ -74,69 +97,127 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(e->st.mtime_ns, 1795608190690445324LL);
     CU_ASSERT_EQUAL(e->st.ctime_ns, 1795608190690445999LL);
     CU_ASSERT_EQUAL(e->st.dev, 65024);
+    e = ls_find(&b, "obj/meta.o");
+    CU_ASSERT(e && e->flags == LS_READ_ALWAYS);
     CU_ASSERT_PTR_NULL(ls_find(&b, "obj/0000000000001000"));
     CU_ASSERT_PTR_NULL(ls_find(&b, "new\nline.o"));
+    /* Formatting what was parsed gives the same bytes. */
+    buf t2 = {0};
+    ls_format(&b, &t2);
+    CU_ASSERT(t2.len == t.len && memcmp(t2.data, t.data, t.len) == 0);
+    buf_free(&t2);
+    /* No entries at all. */
+    linkstate z = {0};
+    memcpy(z.root, root_a, IMG_SUM_SIZE);
+    ls_format(&z, &t2);
+    CU_ASSERT_EQUAL(t2.len, 48 + 16);
+    CU_ASSERT_EQUAL(parse_bytes(t2.data, t2.len, root_a, &z), 0);
+    CU_ASSERT_EQUAL(z.n, 0);
+    ls_free(&z);
+    buf_free(&t2);
     buf_free(&t);
     ls_free(&b);
     ls_free(&a);
 }
 
+/* The bytes of two_entries' sidecar, malloc'd. */
+static uint8_t *good_bytes(size_t *len)
+{
+    linkstate a;
+    two_entries(&a);
+    buf t = {0};
+    ls_format(&a, &t);
+    ls_free(&a);
+    *len = t.len;
+    return t.data;
+}
+
+static void expect_rejected(const uint8_t *p, size_t len, const char *what)
+{
+    linkstate ls;
+    int rc = parse_bytes(p, len, root_a, &ls);
+    if (rc == 0)
+        printf("accepted: %s\n", what);
+    CU_ASSERT_EQUAL(rc, -1);
+    CU_ASSERT_EQUAL(ls.n, 0);
+    CU_ASSERT_PTR_NULL(ls.v);
+}
+
 static void test_rejects(void)
 {
-    static const char *const bad_lines[] = {
-        "1000 1 1120 5 6 42 65024\n",                   /* no path */
-        "1000 1 1120 5 6 42 65024 \n",                  /* empty path */
-        "1000 1 1120 5 6 42 obj.o\n",                   /* a field short */
-        "10g0 1 1120 5 6 42 65024 a.o\n",               /* not hex */
-        "1000 1 11a0 5 6 42 65024 a.o\n",               /* not decimal */
-        "1000 1 1120 5 6 42 18446744073709551616 a.o\n",  /* 2^64 */
-        "10000000000000000 1 1 5 6 42 1 a.o\n",         /* 17 hex digits */
-        "1000 100000000 1 5 6 42 1 a.o\n",              /* features > 32 bits */
-        "1000 1 1 9223372036854775808 6 42 1 a.o\n",    /* mtime > INT64_MAX */
-        "1000 1 1 -x 6 42 1 a.o\n",
-        "1000 1  1 5 6 42 1 a.o\n",                     /* empty field */
-        "1000 1 1 5 6 42 1 a.o",                        /* no newline */
-        "1000 1 1 5 6 42 1 a.o\n\n",                    /* empty line */
-        "1000 1 1 5 6 42 1 A.o\n1000 1 1 5 6 42 X\n",   /* second line bad */
-    };
+    size_t len;
+    uint8_t *g = good_bytes(&len);
     linkstate ls;
-    char text[512];
-    for (size_t i = 0; i < sizeof bad_lines / sizeof *bad_lines; i++) {
-        snprintf(text, sizeof text, "%s%s", head, bad_lines[i]);
-        int rc = parse_str(text, &ls);
-        if (rc == 0)
-            printf("accepted: %s\n", bad_lines[i]);
-        CU_ASSERT_EQUAL(rc, -1);
-        CU_ASSERT_EQUAL(ls.n, 0);
-        CU_ASSERT_PTR_NULL(ls.v);
-    }
-    /* A good line, then the header variants. */
-    const char *good = "1000 1 1 5 6 42 1 a.o\n";
-    snprintf(text, sizeof text, "%s%s", head, good);
-    CU_ASSERT_EQUAL(parse_str(text, &ls), 0);
-    CU_ASSERT_EQUAL(ls.n, 1);
+    CU_ASSERT_EQUAL(parse_bytes(g, len, root_a, &ls), 0);
     ls_free(&ls);
-    static const char *const bad_heads[] = {
-        "aotb-linkstate 0\nroot 00112233445566778899aabbccddeeff\n",
-        "aotb-linkstate 2\nroot 00112233445566778899aabbccddeeff\n",
-        "aotb-linkstate 1 \nroot 00112233445566778899aabbccddeeff\n",
-        "aotb-linkstate 1\nroot 00112233445566778899aabbccddeef0\n", /* other */
-        "aotb-linkstate 1\nroot 00112233445566778899AABBCCDDEEFF\n",
-        "aotb-linkstate 1\nroot 00112233445566778899aabbccddeeff0\n",
-        "aotb-linkstate 1\nroot  0112233445566778899aabbccddeeff\n",
-        "aotb-linkstate 1\n",
-        "",
-    };
-    for (size_t i = 0; i < sizeof bad_heads / sizeof *bad_heads; i++) {
-        snprintf(text, sizeof text, "%s%s", bad_heads[i], good);
-        CU_ASSERT_EQUAL(parse_str(text, &ls), -1);
-        CU_ASSERT_EQUAL(ls.n, 0);
+    /* Every truncation, and one byte more. */
+    for (size_t k = 0; k < len; k++)
+        expect_rejected(g, k, "truncated");
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, g, len);
+    longer[len] = 0;
+    expect_rejected(longer, len + 1, "a byte appended");
+    free(longer);
+    /* Any flipped bit: the checksum (or the size, signature, root). */
+    for (size_t k = 0; k < len; k++)
+        for (int bit = 0; bit < 8; bit += 3) {
+            g[k] ^= (uint8_t)(1u << bit);
+            expect_rejected(g, len, "bit flipped");
+            g[k] ^= (uint8_t)(1u << bit);
+        }
+    /* Another image's root (the file is otherwise right). */
+    uint8_t other[IMG_SUM_SIZE];
+    memcpy(other, root_a, IMG_SUM_SIZE);
+    other[15] ^= 1;
+    CU_ASSERT_EQUAL(parse_bytes(g, len, other, &ls), -1);
+    CU_ASSERT_EQUAL(ls.n, 0);
+    /* Other versions, with the checksum right. */
+    static const char *const sigs[] = {"aotb-linkstate 1", "aotb-linkstate 3",
+                                       "aotb-linkstate 0", "AOTB-LINKSTATE 2"};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        memcpy(g, sigs[i], 16);
+        resum(g, len);
+        expect_rejected(g, len, sigs[i]);
     }
-    /* A NUL inside a path. */
-    snprintf(text, sizeof text, "%s1000 1 1 5 6 42 1 a.o\n", head);
-    size_t len = strlen(text);
-    text[len - 3] = '\0';
-    CU_ASSERT_EQUAL(parse_text(text, len, root_a, &ls), -1);
+    memcpy(g, LS_SIGNATURE, 16);
+    resum(g, len);
+    CU_ASSERT_EQUAL(parse_bytes(g, len, root_a, &ls), 0);
+    ls_free(&ls);
+    /* Well-formed checksums over bad records (what a writer bug would
+     * leave).  Record 0's path length (22) at 48 + 52, its path at
+     * 48 + 3 * 56. */
+    size_t rec0 = 48, path0 = 48 + 3 * 56;
+    struct { size_t at; uint8_t v; const char *what; } bad[] = {
+        {rec0 + 52, 0, "empty path"},
+        {rec0 + 52, 21, "path length short (no NUL after it)"},
+        {rec0 + 52, 23, "path length long"},
+        {rec0 + 53, 1, "path length past the end"},
+        {rec0 + 54, 2, "unknown flag"},
+        {rec0 + 55, 0x80, "unknown flag (high byte)"},
+        {path0 + 3, 0, "NUL inside a path"},
+        {path0 + 3, '\n', "newline inside a path"},
+        {32, 4, "more records than the file holds"},
+        {32, 2, "fewer records than the paths"},
+        {39, 0x80, "huge record count"},
+        {40, 1, "paths size wrong"},
+        {47, 0x40, "huge paths size"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        uint8_t keep = g[bad[i].at];
+        g[bad[i].at] = bad[i].v;
+        resum(g, len);
+        expect_rejected(g, len, bad[i].what);
+        g[bad[i].at] = keep;
+    }
+    resum(g, len);
+    CU_ASSERT_EQUAL(parse_bytes(g, len, root_a, &ls), 0);
+    ls_free(&ls);
+    free(g);
+    /* A version 1 (text) file. */
+    const char *v1 = "aotb-linkstate 1\nroot 00112233445566778899aabbccddeeff\n"
+                     "1000 1 1 5 6 42 1 a.o\n";
+    expect_rejected((const uint8_t *)v1, strlen(v1), "version 1 text");
+    expect_rejected((const uint8_t *)"", 0, "empty");
     /* Missing file. */
     CU_ASSERT_EQUAL(ls_load("/nonexistent/x.linkstate", root_a, &ls), -1);
     CU_ASSERT_EQUAL(ls.n, 0);
@@ -407,6 +488,29 @@ static void relink_case(int change, size_t change_size, int max_chunk)
         CU_ASSERT_EQUAL(sb.chunks_reused + 1, sb.chunks);
     }
     CU_ASSERT(memcmp(sa.root, sb.root, IMG_SUM_SIZE) == 0);
+    /* As cmd_link does it: the unchanged objects left all zeros, their
+     * features given on the side. */
+    {
+        obj_file bare[NB + 1];
+        uint32_t feat[NB + 1];
+        memset(bare, 0, sizeof bare);
+        for (int i = 0; i <= NB; i++) {
+            feat[i] = s3.o[i].features;
+            if (from[i] == UINT32_MAX)
+                bare[i] = s3.o[i];
+        }
+        img_link_opts io = inc;
+        io.from_old_features = feat;
+        buf c = {0};
+        CU_ASSERT_EQUAL_FATAL(img_link_ex(bare, s3.names, NB + 1, &io, NULL, &c, &d), 0);
+        CU_ASSERT(c.len == b.len && memcmp(c.data, b.data, b.len) == 0);
+        buf_free(&c);
+        /* Another object's features: the header's union changes. */
+        feat[change == 0 ? 1 : 0] |= 0x40;
+        CU_ASSERT_EQUAL_FATAL(img_link_ex(bare, s3.names, NB + 1, &io, NULL, &c, &d), 0);
+        CU_ASSERT(c.len == b.len && memcmp(c.data, b.data, b.len) != 0);
+        buf_free(&c);
+    }
     /* And the result holds the changed code: parse + verify it. */
     img_image nw;
     CU_ASSERT_EQUAL_FATAL(img_parse("new", b.data, b.len, &nw, &d), 0);
@@ -421,6 +525,18 @@ static void relink_case(int change, size_t change_size, int max_chunk)
     CU_ASSERT_EQUAL(got.code[0], (uint8_t)(change + 100));
     obj_free(&got);
     free(chunk);
+    /* Every block holds its object's code, relocations and the rest (the
+     * relocation sections copied from the old image included). */
+    for (int i = 0; i < NB; i++) {
+        uint32_t nb = img_find_block(&nw, 0x1000 + 0x10 * (uint64_t)i);
+        CU_ASSERT_FATAL(nb != UINT32_MAX);
+        uint8_t *ck = NULL;
+        CU_ASSERT_EQUAL_FATAL(img_chunk_decompress(&nw, nw.blocks[nb].chunk, &ck, &d), 0);
+        CU_ASSERT_EQUAL_FATAL(img_block_obj(&nw, nb, ck, s3.o[i].features, &got, &d), 0);
+        same_obj(i == change ? &s3.o[i] : &s2.o[i], &got, 1);
+        obj_free(&got);
+        free(ck);
+    }
     img_free(&nw);
     if (d.count)
         printf("%s", diag_text(&d));
@@ -445,7 +561,72 @@ static void test_relink_same_bytes(void)
     relink_case(NB - 1, 60, 0);              /* canonical chunking */
 }
 
+/* A block inserted at a new pc renumbers the symbols after it: chunks
+ * copied from the old image get their relocation records rewritten, and
+ * every block still resolves to the right targets. */
+static void test_relink_renumbered(void)
+{
+    objs s, s2;
+    make_objs(&s, -1, 0);
+    make_objs(&s2, -1, 0);
+    img_link_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.max_chunk_blocks = 4;
+    buf img = {0}, out = {0};
+    aotb_diag d = {0};
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(s.o, s.names, NB + 1, &lo, NULL, &img, &d), 0);
+    img_image old, nw;
+    CU_ASSERT_EQUAL_FATAL(img_parse("old", img.data, img.len, &old, &d), 0);
+    obj_file all[NB + 2];
+    const char *names[NB + 2];
+    memcpy(all, s2.o, sizeof s2.o);
+    memcpy(names, s2.names, sizeof s2.names);
+    obj_file *x = &all[NB + 1];
+    memset(x, 0, sizeof *x);
+    x->kind = OBJ_BLOCK;
+    img_host_fingerprint(x->fingerprint, sizeof x->fingerprint);
+    x->features = 1;
+    x->pc = 0x1108;                 /* between blocks 16 and 17 */
+    x->code_len = 12;
+    x->code = calloc(1, 12);
+    x->relocs = calloc(1, sizeof *x->relocs);
+    x->relocs[0] = (cg_reloc){2, R_X86_64_PLT32, -4, CG_TGT_BLOCK, 0x1000};
+    x->nrelocs = 1;
+    names[NB + 1] = "extra.o";
+    lo.old = &old;
+    img_link_stats st;
+    CU_ASSERT_EQUAL_FATAL(img_link_ex(all, names, NB + 2, &lo, &st, &out, &d), 0);
+    CU_ASSERT(st.chunks_reused > 0);
+    CU_ASSERT_EQUAL_FATAL(img_parse("new", out.data, out.len, &nw, &d), 0);
+    CU_ASSERT_EQUAL(img_verify(&nw, &d), 0);
+    for (int i = 0; i < NB + 2; i++) {
+        if (i == NB)
+            continue;
+        uint32_t b = img_find_block(&nw, all[i].pc);
+        CU_ASSERT_FATAL(b != UINT32_MAX);
+        uint8_t *ck = NULL;
+        obj_file got;
+        CU_ASSERT_EQUAL_FATAL(img_chunk_decompress(&nw, nw.blocks[b].chunk, &ck, &d), 0);
+        CU_ASSERT_EQUAL_FATAL(img_block_obj(&nw, b, ck, all[i].features, &got, &d), 0);
+        same_obj(&all[i], &got, 1);
+        obj_free(&got);
+        free(ck);
+    }
+    if (d.count)
+        printf("%s", diag_text(&d));
+    free(st.fresh);
+    obj_free(x);
+    img_free(&nw);
+    img_free(&old);
+    buf_free(&img);
+    buf_free(&out);
+    diag_free(&d);
+    free_objs(&s);
+    free_objs(&s2);
+}
+
 static CU_TestInfo tests[] = {
+    {"relink with the symbols renumbered", test_relink_renumbered},
     {"format / parse round trip", test_round_trip},
     {"malformed sidecars rejected", test_rejects},
     {"lookups in and out of order", test_find_order},
