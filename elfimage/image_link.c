@@ -132,25 +132,28 @@ static uint32_t o_features(const link_ctx *c, size_t i)
     return c->objs[i].features;
 }
 
-/* Relocation k of object i (an old block's translated back to kind +
- * target, as img_block_obj does; img_parse checked every record). */
-static cg_reloc o_reloc(const link_ctx *c, size_t i, size_t k)
+/* Relocation k of img's block x translated back to kind + target, as
+ * image_load.c does (img_parse checked every symbol index and offset). */
+static cg_reloc img_reloc(const img_image *img, const img_block *x, size_t k)
 {
-    const img_block *x = old_of(c, i);
-    if (!x)
-        return c->objs[i].relocs[k];
-    const img_image *old = c->old;
-    const uint8_t *e = old->chunks[x->chunk].rela +
+    const uint8_t *e = img->chunks[x->chunk].rela +
                        (size_t)(x->reloc_first + k) * sizeof(Elf64_Rela);
     uint64_t info = get_le64(e + 8);
-    uint32_t sym = (uint32_t)ELF64_R_SYM(info), nb = old->nblocks + old->nmissing;
+    uint32_t sym = (uint32_t)ELF64_R_SYM(info), nb = img->nblocks + img->nmissing;
     cg_reloc r;
     r.offset = (uint32_t)(get_le64(e) - x->offset);
     r.type = (uint32_t)ELF64_R_TYPE(info);
     r.addend = (int64_t)get_le64(e + 16);
     r.kind = sym <= nb ? CG_TGT_BLOCK : CG_TGT_RT;
-    r.target = sym <= nb ? old->sympc[sym] : sym - nb - 1;
+    r.target = sym <= nb ? img->sympc[sym] : sym - nb - 1;
     return r;
+}
+
+/* Relocation k of object i (an old block's from the old image). */
+static cg_reloc o_reloc(const link_ctx *c, size_t i, size_t k)
+{
+    const img_block *x = old_of(c, i);
+    return x ? img_reloc(c->old, x, k) : c->objs[i].relocs[k];
 }
 
 void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE])
@@ -1028,7 +1031,6 @@ int img_block_obj(const img_image *img, uint32_t b, const uint8_t *chunk,
                   uint32_t features, obj_file *out, aotb_diag *d)
 {
     const img_block *x = &img->blocks[b];
-    const img_chunk *ch = &img->chunks[x->chunk];
     memset(out, 0, sizeof *out);
     out->kind = OBJ_BLOCK;
     /* Both are IMG_FP_SIZE bytes, NUL-terminated (img_parse). */
@@ -1045,24 +1047,12 @@ int img_block_obj(const img_image *img, uint32_t b, const uint8_t *chunk,
             goto oom;
         memcpy(out->code, chunk + x->offset, x->size);
     }
-    /* Relocations back to kind + target, as image_load.c does; img_parse
-     * checked every symbol index and offset. */
     if (x->reloc_count) {
         out->relocs = xcalloc(x->reloc_count, sizeof *out->relocs);
         if (!out->relocs)
             goto oom;
-        uint32_t nb = img->nblocks + img->nmissing;
-        for (uint32_t k = 0; k < x->reloc_count; k++) {
-            const uint8_t *e = ch->rela + (size_t)(x->reloc_first + k) * 24;
-            uint64_t info = get_le64(e + 8);
-            uint32_t sym = (uint32_t)ELF64_R_SYM(info);
-            cg_reloc *r = &out->relocs[k];
-            r->offset = (uint32_t)(get_le64(e) - x->offset);
-            r->type = (uint32_t)ELF64_R_TYPE(info);
-            r->addend = (int64_t)get_le64(e + 16);
-            r->kind = sym <= nb ? CG_TGT_BLOCK : CG_TGT_RT;
-            r->target = sym <= nb ? img->sympc[sym] : sym - nb - 1;
-        }
+        for (uint32_t k = 0; k < x->reloc_count; k++)
+            out->relocs[k] = img_reloc(img, x, k);
         out->nrelocs = x->reloc_count;
     }
     if (x->dep_count) {
