@@ -368,12 +368,15 @@ static const char **link_setup(aotb_builder *b, img_link_opts *o,
         diag_add(d, "aotb builder: out of memory");
         return NULL;
     }
+    /* The meta object is the last; the others are blocks (those taken
+     * from the base image are zero: not read here). */
     for (size_t i = 0; i < b->nobjs; i++)
-        names[i] = b->objs[i].kind == OBJ_META ? "<meta>" : "<block>";
+        names[i] = i + 1 == b->nobjs ? "<meta>" : "<block>";
     memset(o, 0, sizeof *o);
-    if (b->has_old && b->cfg.enabled && b->cfg.preserve_unchanged) {
+    if (b->from_old) {           /* bld_compile took blocks from the base */
         o->old = &b->old;
         o->from_old = b->from_old;
+        o->from_old_features = b->from_old_features;
     }
     return names;
 }

@@ -2,9 +2,11 @@
  * (obj_file, no ELF files): the blocks to compile go to a pool of worker
  * threads that take the next block from a shared counter and write its
  * result into the block's own slot, so the objects, and with them the
- * image, are the same for any number of threads; the other blocks get the
- * code and relocations stored in the base image (img_block_code checks each
- * one's code checksum while copying). */
+ * image, are the same for any number of threads; the other blocks are
+ * taken from the base image by the linker (img_link_opts.from_old: their
+ * objects stay zero, so 100,000 unchanged blocks cost no memory and no
+ * copying here; the linker checks each one's code checksum when it has to
+ * decompress it). */
 #include "builder_int.h"
 
 #include <inttypes.h>
@@ -159,30 +161,24 @@ static int run_pool(aotb_builder *b, job *jobs, size_t njobs, aotb_diag *d)
     return p.failed ? -1 : 0;
 }
 
-/* Stands old block ob in for o without copying its code: the linker takes
- * the code from the base image (copying the compressed chunk as it is when
- * the chunk is reused whole, else decompressing it once and checking each
- * block's code checksum), so nothing is decompressed here. */
-static int copy_one(aotb_builder *b, uint32_t ob, obj_file *o, size_t k,
-                    aotb_diag *d)
-{
-    if (img_block_obj(&b->old, ob, NULL, b->features, o, d) != 0)
-        return -1;
-    b->from_old[k] = ob;
-    return 0;
-}
-
 void bld_free_objs(aotb_builder *b)
 {
+    /* An object taken from the base image is left zero (from_old): its
+     * slot is not even read, so that its page of the array is never
+     * touched. */
     for (size_t i = 0; i < b->nobjs; i++) {
+        if (b->from_old && b->from_old[i] != UINT32_MAX)
+            continue;
         free(b->objs[i].code);
         free(b->objs[i].relocs);
         free(b->objs[i].deps);
     }
     free(b->objs);
     free(b->from_old);
+    free(b->from_old_features);
     b->objs = NULL;
     b->from_old = NULL;
+    b->from_old_features = NULL;
     b->nobjs = 0;
     b->compiled = 0;
 }
@@ -203,13 +199,16 @@ int bld_compile(aotb_builder *b, aotb_diag *d)
     int reuse = b->has_old && b->cfg.enabled && b->cfg.preserve_unchanged;
     if (reuse) {
         b->from_old = malloc((n + 1) * sizeof *b->from_old);
-        if (!b->from_old) {
+        b->from_old_features = malloc((n + 1) * sizeof *b->from_old_features);
+        if (!b->from_old || !b->from_old_features) {
             free(jobs);
             bld_free_objs(b);
             diag_add(d, "aotb builder: out of memory");
             return -1;
         }
         memset(b->from_old, 0xff, (n + 1) * sizeof *b->from_old);
+        for (size_t k = 0; k <= n; k++)
+            b->from_old_features[k] = b->features;
     }
     size_t njobs = 0, ci = 0;
     uint32_t ob = 0;
@@ -222,7 +221,7 @@ int bld_compile(aotb_builder *b, aotb_diag *d)
         if (reuse && c->kind == CHANGE_UNCHANGED) {
             while (b->old.blocks[ob].pc < blk->pc)
                 ob++;
-            rc = copy_one(b, ob, &b->objs[k], k, d);
+            b->from_old[k] = ob;   /* b->objs[k] stays zero */
             b->st.copied++;
         } else {
             obj_init(b, &b->objs[k], blk->pc, c->new_hash);

@@ -30,9 +30,11 @@ struct aotb_builder {
     /* compile: one object per block (pc order) and the meta object last */
     obj_file *objs;
     size_t nobjs;
-    /* per object: the base image block whose code it stands for without
-     * carrying it (img_link_opts.from_old), or UINT32_MAX; NULL: none */
+    /* per object: the base image block it is (img_link_opts.from_old;
+     * the object itself is then left zero and never read), or UINT32_MAX;
+     * NULL: none */
     uint32_t *from_old;
+    uint32_t *from_old_features;   /* with from_old: b->features each */
     int compiled;
     aotb_build_stats st;
 };
