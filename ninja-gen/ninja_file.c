@@ -93,22 +93,25 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
         buf_printf(b, "\ncflags = --fold %u", o->fold);
     else
         buf_printf(b, "\ncflags =");
+    /* Depfiles only with --fold: without it a compile reads nothing but
+     * its own inputs, which the edge names already, and a deps record per
+     * object would only give Ninja a bigger deps log to load on every run. */
     buf_printf(b, "\n\n"
                   "rule aotb_compile\n"
-                  "  command = $aotb compile $cflags $in -o $out --depfile $out.d\n"
-                  "  description = AOTB $out\n"
-                  "  depfile = $out.d\n"
-                  "  deps = gcc\n"
+                  "  command = $aotb compile $cflags $in -o $out%s\n"
+                  "  description = AOTB $out\n%s"
                   "  restat = 1\n\n"
                   "rule aotb_compile_batch\n"
-                  "  command = $aotb compile $cflags --batch -d ");
+                  "  command = $aotb compile $cflags --batch -d ",
+               o->fold ? " --depfile $out.d" : "",
+               o->fold ? "  depfile = $out.d\n  deps = gcc\n" : "");
     ninja_shell_word(b, p->r_obj);
-    buf_printf(b, " --depfile $depf $in\n"
-                  "  description = AOTB batch of $out\n"
-                  "  depfile = $depf\n"
-                  "  deps = gcc\n"
-                  "  restat = 1\n\n"
-                  "rule aotb_meta\n"
+    buf_printf(b, "%s $in\n"
+                  "  description = AOTB batch of $out\n%s"
+                  "  restat = 1\n\n",
+               o->fold ? " --depfile $depf" : "",
+               o->fold ? "  depfile = $depf\n  deps = gcc\n" : "");
+    buf_printf(b, "rule aotb_meta\n"
                   "  command = $aotb compile $cflags --meta $out $in\n"
                   "  description = AOTB $out\n"
                   "  restat = 1\n\n"
@@ -147,7 +150,7 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
             block_path(b, p, prog->blocks[prog->by_pc[j]].pc);
         }
         put_str(b, " | $aotb_bin\n");
-        if (k > 1) {
+        if (k > 1 && o->fold) {
             /* the batch's depfile, named after its first object: with
              * --fold it names the folded blocks' files of other batches */
             char name[17];
