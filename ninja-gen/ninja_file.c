@@ -95,16 +95,26 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
         buf_printf(b, "\ncflags =");
     /* Depfiles only with --fold: without it a compile reads nothing but
      * its own inputs, which the edge names already, and a deps record per
-     * object would only give Ninja a bigger deps log to load on every run. */
-    buf_printf(b, "\n\n"
-                  "rule aotb_compile\n"
-                  "  command = $aotb compile $cflags $in -o $out%s\n"
+     * object would only give Ninja a bigger deps log to load on every run.
+     * The per-block rules spell out $aotb and $cflags: Ninja expands every
+     * compile edge's command on every run (to compare it with its log),
+     * and each variable costs it a lookup per edge. */
+    buf_printf(b, "\n\nrule aotb_compile\n  command = ");
+    ninja_shell_word(b, o->aotb);
+    buf_printf(b, " compile");
+    if (o->fold)
+        buf_printf(b, " --fold %u", o->fold);
+    buf_printf(b, " $in -o $out%s\n"
                   "  description = AOTB $out\n%s"
                   "  restat = 1\n\n"
-                  "rule aotb_compile_batch\n"
-                  "  command = $aotb compile $cflags --batch -d ",
+                  "rule aotb_compile_batch\n  command = ",
                o->fold ? " --depfile $out.d" : "",
                o->fold ? "  depfile = $out.d\n  deps = gcc\n" : "");
+    ninja_shell_word(b, o->aotb);
+    buf_printf(b, " compile");
+    if (o->fold)
+        buf_printf(b, " --fold %u", o->fold);
+    buf_printf(b, " --batch -d ");
     ninja_shell_word(b, p->r_obj);
     buf_printf(b, "%s $in\n"
                   "  description = AOTB batch of $out\n%s"
