@@ -16,13 +16,50 @@
 #define STATE_SIG "aotb-gen-state 2\n"
 #define STATE_SIG_1 "aotb-gen-state 1\n"
 
+/* Hex digits by hand, a byte at a time: names, build lines and state lines
+ * take several per block per run. */
+static const char hex_pairs[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+/* 16 lower-case hex digits, no NUL. */
+static void put_hex64(char *out, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        memcpy(out + 2 * i, hex_pairs + 2 * (v & 255), 2);
+}
+
 void gen_block_name(uint64_t pc, char out[17])
 {
-    /* "%016" PRIx64 by hand: this runs several times per block per run. */
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--, pc >>= 4)
-        out[i] = hex[pc & 15];
+    put_hex64(out, pc);
     out[16] = '\0';
+}
+
+/* 1 + the value of a lower-case hex digit, 0 for any other character. */
+static const uint8_t hex_val[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+    ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
+/* Exactly 16 lower-case hex digits at s (more may follow). */
+static int hex_u64(const char *s, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned d = hex_val[(unsigned char)s[i]];
+        if (!d)
+            return -1;   /* also stops at a NUL */
+        x = x << 4 | (d - 1);
+    }
+    *v = x;
+    return 0;
 }
 
 static char *path_join(const char *a, const char *b)
@@ -185,34 +222,9 @@ static void parser_key(const char *aotb, char out[96])
                  (intmax_t)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
 }
 
-static int hex_u64(const char *s, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = s[i];
-        unsigned d;
-        if (c >= '0' && c <= '9')
-            d = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            d = (unsigned)(c - 'a' + 10);
-        else
-            return -1;
-        x = x << 4 | d;
-    }
-    *v = x;
-    return 0;
-}
-
 static int hex_hash(const char *s, ir_hash *h)
 {
     return hex_u64(s, &h->hi) == 0 && hex_u64(s + 16, &h->lo) == 0 ? 0 : -1;
-}
-
-static void put_hex64(char *out, uint64_t v)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--, v >>= 4)
-        out[i] = hex[v & 15];
 }
 
 /* A missing or unreadable state, or one of another version, counts as "no
@@ -389,12 +401,6 @@ static int is_block_file(const char *name, uint64_t *pc)
            hex_u64(name, pc) == 0;
 }
 
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return a < b ? -1 : a > b;
-}
-
 /* Sorts v[0..n) (a directory's order: no order), a byte at a time,
  * skipping the bytes all values share. */
 static int sort_u64(uint64_t *v, size_t n)
@@ -467,7 +473,16 @@ static int list_block_files(const gen_paths *p, uint64_t **out, size_t *n,
 
 static int has_pc(const uint64_t *v, size_t n, uint64_t pc)
 {
-    return bsearch(&pc, v, n, sizeof *v, cmp_u64) != NULL;
+    for (size_t lo = 0, hi = n; lo < hi;) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == pc)
+            return 1;
+        if (v[mid] < pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
 }
 
 /* Deletes the block files (present, from list_block_files) whose block is
@@ -561,9 +576,6 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
      * missing; file_write_if_changed keeps the mtime of identical bytes. */
     for (size_t i = 0; i < g.nblocks; i++) {
         uint64_t pc = g.blocks[i].pc;
-        char name[32];
-        gen_block_name(pc, name);
-        strcat(name, ".vir");
         const block_change *c = NULL;
         for (size_t lo = 0, hi = r->changes.n; lo < hi;) {
             size_t mid = lo + (hi - lo) / 2;
@@ -578,6 +590,9 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
         }
         if (c && c->kind == CHANGE_UNCHANGED && has_pc(present, npresent, pc))
             continue;
+        char name[32];
+        gen_block_name(pc, name);
+        memcpy(name + 16, ".vir", 5);
         b.len = 0;
         if (block_text(&g, i, &b, d) != 0)
             goto out;

@@ -61,6 +61,8 @@ static int split_blocks(const char *t, size_t n, chunk **out, size_t *nout)
         const char *e = memchr(t + pos, '\n', n - pos);
         size_t end = e ? (size_t)(e - t) + 1 : n;
         size_t i = pos;
+        while (end - i > 4 && memcmp(t + i, "    ", 4) == 0)
+            i += 4;
         while (i < end && is_blank(t[i]))
             i++;
         int open = end - i > 5 && memcmp(t + i, "block", 5) == 0 &&
