@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
 #include "gen.h"
 
 #define STATE_NAME ".aotb-gen-state"
@@ -209,6 +212,7 @@ typedef struct gen_state {
     gen_cached *cache;       /* blocks with a text hash, when the binary is
                                 this one */
     size_t ncache;
+    char ninja[160];         /* which build.ninja it wrote (ninja_key) */
 } gen_state;
 
 /* Who parsed: the aotb binary's device, inode, size and mtime. */
@@ -225,6 +229,13 @@ static void parser_key(const char *aotb, char out[96])
 static int hex_hash(const char *s, ir_hash *h)
 {
     return hex_u64(s, &h->hi) == 0 && hex_u64(s + 16, &h->lo) == 0 ? 0 : -1;
+}
+
+static void state_free(gen_state *st)
+{
+    free(st->blocks);
+    free(st->cache);
+    memset(st, 0, sizeof *st);
 }
 
 /* A missing or unreadable state, or one of another version, counts as "no
@@ -250,6 +261,14 @@ static void state_read(const char *outdir, const char *key, gen_state *st)
         cached = klen && (size_t)(nl - line) == 7 + klen &&
                  memcmp(line + 7, key, klen) == 0;
         line = nl + 1;
+        nl = strchr(line, '\n');
+        if (nl && memcmp(line, "ninja ", 6) == 0) {
+            if ((size_t)(nl - line - 6) < sizeof st->ninja) {
+                memcpy(st->ninja, line + 6, (size_t)(nl - line - 6));
+                st->ninja[nl - line - 6] = '\0';
+            }
+            line = nl + 1;
+        }
     } else if (len < sizeof STATE_SIG_1 - 1 ||
                memcmp(data, STATE_SIG_1, sizeof STATE_SIG_1 - 1) != 0) {
         goto out;
@@ -286,20 +305,11 @@ static void state_read(const char *outdir, const char *key, gen_state *st)
     }
     goto out;
 bad:
-    free(st->blocks);
-    free(st->cache);
-    memset(st, 0, sizeof *st);
+    state_free(st);
 out:
     free(path);
     free(data);
     diag_free(&ignore);
-}
-
-static void state_free(gen_state *st)
-{
-    free(st->blocks);
-    free(st->cache);
-    memset(st, 0, sizeof *st);
 }
 
 typedef struct pc_index {
@@ -314,11 +324,13 @@ static int cmp_pc_index(const void *x, const void *y)
 }
 
 static int state_write(const char *outdir, const char *key,
-                       const gen_program *g, aotb_diag *d)
+                       const char *ninja, const gen_program *g, aotb_diag *d)
 {
     buf b = {0};
     buf_append(&b, STATE_SIG, sizeof STATE_SIG - 1);
     buf_printf(&b, "parser %s\n", *key ? key : "-");
+    if (*ninja)
+        buf_printf(&b, "ninja %s\n", ninja);
     /* in pc order, as the programs themselves usually are */
     pc_index *order = xreallocarray(NULL, g->nblocks, sizeof *order);
     if (!order) {
@@ -511,6 +523,44 @@ static int remove_stale(const gen_paths *p, const gen_program *g,
     return rc;
 }
 
+/* Which build.ninja this run would write and which one is there: a hash
+ * of everything its text depends on (the binary that writes it, the
+ * options, the paths, the blocks' pcs), then the file's size, inode and
+ * mtime.  When the state holds the same, the file is left alone without
+ * writing its text again ("" when there is none). */
+static void ninja_key(const gen_options *o, const gen_paths *p,
+                      const char *key, const gen_program *g, char out[160])
+{
+    struct stat st;
+    char *path = path_join(p->outdir, "build.ninja");
+    out[0] = '\0';
+    if (!*key || !path || stat(path, &st) != 0) {
+        free(path);
+        return;
+    }
+    free(path);
+    XXH3_state_t *x = XXH3_createState();
+    if (!x)
+        return;
+    const char *strs[] = {key, o->aotb, p->r_prog, p->r_outdir, p->r_image,
+                          p->r_blocks, p->r_obj};
+    unsigned opts[] = {(unsigned)o->make, o->batch, o->fold};
+    XXH3_128bits_reset(x);
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        XXH3_128bits_update(x, strs[i], strlen(strs[i]) + 1);
+    XXH3_128bits_update(x, opts, sizeof opts);
+    XXH3_128bits_update(x, g->pcs, g->nblocks * sizeof *g->pcs);
+    XXH128_hash_t h = XXH3_128bits_digest(x);
+    XXH3_freeState(x);
+    char hex[33];
+    put_hex64(hex, h.high64);
+    put_hex64(hex + 16, h.low64);
+    hex[32] = '\0';
+    snprintf(out, 160, "%s %jd:%jx:%jd.%09ld", hex, (intmax_t)st.st_size,
+             (uintmax_t)st.st_ino, (intmax_t)st.st_mtim.tv_sec,
+             (long)st.st_mtim.tv_nsec);
+}
+
 /* The canonical text of block i: a block taken from the cache is parsed
  * on its own (its file was missing). */
 static int block_text(const gen_program *g, size_t i, buf *out, aotb_diag *d)
@@ -611,11 +661,16 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
         goto out;
     r->files_written += (size_t)w;
 
-    b.len = 0;
-    gen_write_ninja(o, &p, g.pcs, g.nblocks, &b);
-    if ((w = write_text(p.outdir, "build.ninja", &b, d)) < 0)
-        goto out;
-    r->ninja_written = w;
+    char nkey[160];
+    ninja_key(o, &p, key, &g, nkey);
+    if (!*nkey || strcmp(nkey, st.ninja) != 0) {
+        b.len = 0;
+        gen_write_ninja(o, &p, g.pcs, g.nblocks, &b);
+        if ((w = write_text(p.outdir, "build.ninja", &b, d)) < 0)
+            goto out;
+        r->ninja_written = w;
+        ninja_key(o, &p, key, &g, nkey);
+    }
     if (o->make) {
         b.len = 0;
         gen_write_make(o, &p, g.pcs, g.nblocks, &b);
@@ -639,7 +694,7 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
     r->blocks_reused = g.reused;
     /* The state goes last: if anything above failed, the next run compares
      * against the older generation and rewrites what is needed. */
-    rc = state_write(p.outdir, key, &g, d);
+    rc = state_write(p.outdir, key, nkey, &g, d);
 out:
     buf_free(&b);
     free(present);
