@@ -215,17 +215,6 @@ typedef struct gen_state {
     char ninja[160];         /* which build.ninja it wrote (ninja_key) */
 } gen_state;
 
-/* Who parsed: the aotb binary's device, inode, size and mtime. */
-static void parser_key(const char *aotb, char out[96])
-{
-    struct stat st;
-    out[0] = '\0';
-    if (aotb && stat(aotb, &st) == 0)
-        snprintf(out, 96, "%jx:%jx:%jx:%jd.%09ld", (uintmax_t)st.st_dev,
-                 (uintmax_t)st.st_ino, (uintmax_t)st.st_size,
-                 (intmax_t)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
-}
-
 static int hex_hash(const char *s, ir_hash *h)
 {
     return hex_u64(s, &h->hi) == 0 && hex_u64(s + 16, &h->lo) == 0 ? 0 : -1;
@@ -591,11 +580,13 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
     gen_program g;
     gen_paths p;
     gen_state st;
-    char key[96];
+    char key[FILE_ID_MAX];
     memset(r, 0, sizeof *r);
     /* the state before the program: its blocks need not be parsed again
      * (the output directory need not exist yet) */
-    parser_key(o->aotb, key);
+    /* who parsed: the aotb binary's identity */
+    if (!o->aotb || file_identity(o->aotb, key) != 0)
+        key[0] = '\0';
     state_read(o->outdir, key, &st);
     if (gen_program_read(o->prog, st.cache, st.ncache, &g, d) != 0) {
         state_free(&st);
@@ -665,7 +656,7 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
     ninja_key(o, &p, key, &g, nkey);
     if (!*nkey || strcmp(nkey, st.ninja) != 0) {
         b.len = 0;
-        gen_write_ninja(o, &p, g.pcs, g.nblocks, &b);
+        gen_write_ninja(o, &p, key, g.pcs, g.nblocks, &b);
         if ((w = write_text(p.outdir, "build.ninja", &b, d)) < 0)
             goto out;
         r->ninja_written = w;

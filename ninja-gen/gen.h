@@ -90,9 +90,10 @@ void gen_result_free(gen_result *r);
 void gen_block_name(uint64_t pc, char out[17]);
 
 /* The build files' text (ninja_file.c, make_file.c), for the blocks at
- * pcs[0..n) (ascending). */
+ * pcs[0..n) (ascending).  aotb_id: the binary's file_identity, or "". */
 void gen_write_ninja(const gen_options *o, const gen_paths *p,
-                     const uint64_t *pcs, size_t n, buf *out);
+                     const char *aotb_id, const uint64_t *pcs, size_t n,
+                     buf *out);
 void gen_write_make(const gen_options *o, const gen_paths *p,
                     const uint64_t *pcs, size_t n, buf *out);
 

@@ -248,6 +248,29 @@ NINJA_STATUS='[ran] ' ninja -C "$S/w/aot" aot-image >"$S/log" 2>&1
 n=$(grep -Ec '^\[ran\] AOTB obj/[0-9a-f]{16}\.o$' "$S/log")
 [ "$n" = 6 ] && ok "a newer aotb binary (path with a space) recompiles every block" ||
     not_ok "a newer aotb binary (path with a space) recompiles every block" "$(cat "$S/log")"
+# the compile edges name the binary by its identity, not as an input
+grep -q '^build obj/[0-9a-f]*\.o: aotb_compile blocks/[0-9a-f]*\.vir$' "$S/w/aot/build.ninja" &&
+    grep -q "^  command = '$S/aotb' compile --binary '[0-9a-f:.]*' " "$S/w/aot/build.ninja" &&
+    ok "compile edges name the binary by its identity" ||
+    not_ok "compile edges name the binary by its identity" "$(sed -n '/^rule aotb_compile$/,+1p;/^build obj/p' "$S/w/aot/build.ninja" | head -4)"
+# a binary replaced by a copy with the same mtime: Ninja sees nothing new,
+# but the next generation (after an edit) names the new binary, so every
+# block recompiles
+cp -p "$S/aotb" "$S/aotb.new" && mv "$S/aotb.new" "$S/aotb"
+sed -i 's/addi r1, r1, 3$/addi r1, r1, 3003/' "$S/w/prog.vir"
+NINJA_STATUS='[ran] ' ninja -C "$S/w/aot" aot-image >"$S/log" 2>&1
+n=$(grep -Ec '^\[ran\] AOTB obj/[0-9a-f]{16}\.o$' "$S/log")
+[ "$n" = 6 ] && ok "a binary replaced with the same mtime: the next edit recompiles every block" ||
+    not_ok "a binary replaced with the same mtime: the next edit recompiles every block" "$(cat "$S/log")"
+ninja -C "$S/w/aot" aot-image 2>&1 | grep -q 'no work to do' && ok "then nothing to do" ||
+    not_ok "then nothing to do"
+# another binary given a build file for this one refuses
+id=$(sed -n "s/^  command = .* compile --binary '\([^']*\)' .*/\1/p" "$S/w/aot/build.ninja" | head -1)
+b1="$S/w/aot/blocks/$(ls "$S/w/aot/blocks" | head -1)"
+expect_rc "compile --binary: the binary's own identity" 0 "$S/aotb" compile --binary "$id" "$b1" -o "$S/x.o"
+expect_err "compile --binary: another binary's identity fails" \
+    "--binary 0:0:0:0.000000000: this aotb binary is .*; the build file is stale, run aotb gen again" \
+    "$S/aotb" compile --binary 0:0:0:0.000000000 "$b1" -o "$S/x.o"
 # a refused gen (bad --image directory, bad --root, a malformed program)
 # exits 1 with a message naming the culprit and creates nothing
 R="$T_TMP/refused"; mkdir -p "$R"
