@@ -40,9 +40,46 @@ typedef struct gen_result {
     change_set changes;      /* against the previous generation */
     size_t files_written;    /* block files and meta.vir actually rewritten */
     size_t files_removed;
+    size_t blocks_reused;    /* taken from the previous generation unparsed */
     int ninja_written;       /* build.ninja rewritten */
     int make_written;
 } gen_result;
+
+/* A block of the previous generation: the hash of its text, its pc and IR
+ * hash (gen_parse.c). */
+typedef struct gen_cached {
+    ir_hash raw;
+    uint64_t pc;
+    ir_hash hash;
+} gen_cached;
+
+typedef struct gen_block {
+    uint64_t pc;
+    ir_hash hash;            /* IR hash */
+    int has_raw;             /* raw, off and len are set */
+    ir_hash raw;             /* XXH3-128 of its text, "block" to "}" line */
+    size_t off, len;         /* that text in gen_program.text */
+    const ir_block *blk;     /* parsed, or NULL: taken from the cache */
+} gen_block;
+
+/* The program for gen: top-level statements, every block's pc and hash. */
+typedef struct gen_program {
+    ir_program ir;           /* the top-level statements (entry always set)
+                                and the blocks that were parsed */
+    char *text;              /* the program's text */
+    size_t len;
+    gen_block *blocks;       /* every block, in file order (>= 1) */
+    size_t nblocks;
+    uint64_t *pcs;           /* their pcs, ascending */
+    size_t reused;           /* blocks taken from the cache */
+} gen_program;
+
+/* Reads and checks the program as ir_parse_file would, parsing only the
+ * blocks whose text is not in cache (ncache entries from the previous
+ * generation of this aotb binary).  0, or -1 + ir_parse's messages. */
+int gen_program_read(const char *path, const gen_cached *cache, size_t ncache,
+                     gen_program *g, aotb_diag *d);
+void gen_program_free(gen_program *g);
 
 /* Runs the generator.  Returns 0, or -1 + messages (nothing half-written:
  * each file is replaced atomically). */
@@ -52,14 +89,17 @@ void gen_result_free(gen_result *r);
 /* Object file name for a block: "<pc as 16 hex digits>". */
 void gen_block_name(uint64_t pc, char out[17]);
 
-/* The build files' text (ninja_file.c, make_file.c). */
+/* The build files' text (ninja_file.c, make_file.c), for the blocks at
+ * pcs[0..n) (ascending).  aotb_id: the binary's file_identity, or "". */
 void gen_write_ninja(const gen_options *o, const gen_paths *p,
-                     const ir_program *prog, buf *out);
+                     const char *aotb_id, const uint64_t *pcs, size_t n,
+                     buf *out);
 void gen_write_make(const gen_options *o, const gen_paths *p,
-                    const ir_program *prog, buf *out);
+                    const uint64_t *pcs, size_t n, buf *out);
 
 /* aot.rsp for aot.mk: the objects to link, one per line. */
-void gen_write_make_rsp(const gen_paths *p, const ir_program *prog, buf *out);
+void gen_write_make_rsp(const gen_paths *p, const uint64_t *pcs, size_t n,
+                        buf *out);
 
 /* The text of meta.vir: entry (always explicit), memory, data. */
 void gen_meta_text(const ir_program *p, buf *out);

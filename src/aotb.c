@@ -35,6 +35,8 @@ const cli_command cli_commands[] = {
      "                        from the sibling files DIR/<pc>.vir\n"
      "  --batch               with -d DIR: compile several one-block files,\n"
      "                        skipping blocks whose object is current\n"
+     "  --binary ID           ignored: aotb gen names the aotb binary's\n"
+     "                        identity in build.ninja's compile commands\n"
      "  --runtime -o FILE     write the runtime stubs (aotb_rt_*) as an\n"
      "                        object, to link block objects with GNU ld\n"},
     {"link", cmd_link, "aotb link -o PROG.aot OBJ.o... | @RSPFILE",

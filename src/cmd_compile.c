@@ -24,7 +24,7 @@
 static const char *const CMD = "compile";
 
 typedef struct compile_args {
-    const char *input, *out, *dir, *meta, *depfile, *fold;
+    const char *input, *out, *dir, *meta, *depfile, *fold, *binary;
     int runtime, batch;
     char **inputs;             /* --batch: every input file */
     int ninputs;
@@ -428,7 +428,7 @@ static int parse_args(int argc, char **argv, compile_args *a, char **inputs,
                       int *rc)
 {
     static const char *const names[] = {"-o", "-d", "--meta", "--depfile",
-                                        "--fold"};
+                                        "--fold", "--binary"};
     int only_files = 0;
     memset(a, 0, sizeof *a);
     a->inputs = inputs;
@@ -453,9 +453,9 @@ static int parse_args(int argc, char **argv, compile_args *a, char **inputs,
         }
         if (!only_files && s[0] == '-' && s[1] != '\0') {
             const char **slot[] = {&a->out, &a->dir, &a->meta, &a->depfile,
-                                   &a->fold};
+                                   &a->fold, &a->binary};
             int matched = 0;
-            for (size_t k = 0; k < 5 && !matched; k++) {
+            for (size_t k = 0; k < 6 && !matched; k++) {
                 const char *v = NULL;
                 int r = opt_value(names[k], argc, argv, &i, &v);
                 if (r < 0) {
@@ -542,6 +542,9 @@ int cmd_compile(int argc, char **argv)
         return rc;
     }
 
+    /* --binary ID is not checked: it only makes the command name the
+     * binary (see ninja_file.c); a binary run under a wrapper such as
+     * valgrind could not tell its own identity anyway */
     cg_options o;
     memset(&o, 0, sizeof o);
     o.fold_max_ops = a.fold ? (unsigned)strtoul(a.fold, NULL, 10) : 0;

@@ -384,6 +384,18 @@ int file_write_cache(const char *path, const void *data, size_t len,
     return write_atomic(path, data, len, 0, d);
 }
 
+int file_identity(const char *path, char out[FILE_ID_MAX])
+{
+    struct stat st;
+    out[0] = '\0';
+    if (stat(path, &st) != 0)
+        return -1;
+    snprintf(out, FILE_ID_MAX, "%jx:%jx:%jx:%jd.%09ld", (uintmax_t)st.st_dev,
+             (uintmax_t)st.st_ino, (uintmax_t)st.st_size,
+             (intmax_t)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+    return 0;
+}
+
 int file_write_if_changed(const char *path, const void *data, size_t len,
                           aotb_diag *d)
 {

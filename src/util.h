@@ -154,6 +154,12 @@ int file_lock(const char *path, int timeout_ms, aotb_diag *d);
 /* Releases a lock from file_lock (the lock file itself stays). */
 void file_unlock(int fd);
 
+/* A file's identity as text, "DEV:INODE:SIZE:MTIME" (hex, hex, hex,
+ * seconds.nanoseconds): it changes whenever the file is replaced or
+ * rewritten.  0, or -1 (out[0] = NUL) when the file cannot be stat'ed. */
+#define FILE_ID_MAX 96
+int file_identity(const char *path, char out[FILE_ID_MAX]);
+
 /* Creates a directory and its parents (like mkdir -p).  0 or -1 + message. */
 int file_mkdirs(const char *path, aotb_diag *d);
 

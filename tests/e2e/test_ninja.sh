@@ -41,6 +41,12 @@ same_as_interp "fresh image runs like the interpreter"
 nbuild
 grep -q 'no work to do' "$W/ninja.log" && [ "$COMPILES" = 0 ] && ok "no-op rebuild runs nothing" ||
     not_ok "no-op rebuild runs nothing" "$(cat "$W/ninja.log")"
+# without --fold a compile reads only its own block file: no depfiles, so
+# Ninja's deps log stays empty (it is loaded on every run)
+ninja -C "$W/aot" -t deps >"$W/deps.txt" 2>&1
+[ ! -s "$W/deps.txt" ] && [ -z "$(find "$W/aot/obj" -name '*.d')" ] &&
+    ok "without --fold: no depfiles, no deps records" ||
+    not_ok "without --fold: no depfiles, no deps records" "$(head -5 "$W/deps.txt")"
 ninja -C "$W/aot" -d explain aot-image >"$W/explain.log" 2>&1
 grep -q 'is dirty' "$W/explain.log" && not_ok "ninja -d explain finds nothing dirty after a build" "$(head "$W/explain.log")" ||
     ok "ninja -d explain finds nothing dirty after a build"
@@ -242,6 +248,27 @@ NINJA_STATUS='[ran] ' ninja -C "$S/w/aot" aot-image >"$S/log" 2>&1
 n=$(grep -Ec '^\[ran\] AOTB obj/[0-9a-f]{16}\.o$' "$S/log")
 [ "$n" = 6 ] && ok "a newer aotb binary (path with a space) recompiles every block" ||
     not_ok "a newer aotb binary (path with a space) recompiles every block" "$(cat "$S/log")"
+# the compile edges name the binary by its identity, not as an input
+grep -q '^build obj/[0-9a-f]*\.o: aotb_compile blocks/[0-9a-f]*\.vir$' "$S/w/aot/build.ninja" &&
+    grep -q "^  command = '$S/aotb' compile --binary '[0-9a-f:.]*' " "$S/w/aot/build.ninja" &&
+    ok "compile edges name the binary by its identity" ||
+    not_ok "compile edges name the binary by its identity" "$(sed -n '/^rule aotb_compile$/,+1p;/^build obj/p' "$S/w/aot/build.ninja" | head -4)"
+# a binary replaced by a copy with the same mtime: Ninja sees nothing new,
+# but the next generation (after an edit) names the new binary, so every
+# block recompiles
+cp -p "$S/aotb" "$S/aotb.new" && mv "$S/aotb.new" "$S/aotb"
+sed -i 's/addi r1, r1, 3$/addi r1, r1, 3003/' "$S/w/prog.vir"
+NINJA_STATUS='[ran] ' ninja -C "$S/w/aot" aot-image >"$S/log" 2>&1
+n=$(grep -Ec '^\[ran\] AOTB obj/[0-9a-f]{16}\.o$' "$S/log")
+[ "$n" = 6 ] && ok "a binary replaced with the same mtime: the next edit recompiles every block" ||
+    not_ok "a binary replaced with the same mtime: the next edit recompiles every block" "$(cat "$S/log")"
+ninja -C "$S/w/aot" aot-image 2>&1 | grep -q 'no work to do' && ok "then nothing to do" ||
+    not_ok "then nothing to do"
+# compile --binary only marks the command: any identity compiles the same
+b1="$S/w/aot/blocks/$(ls "$S/w/aot/blocks" | head -1)"
+"$S/aotb" compile "$b1" -o "$S/x.o" &&
+    "$S/aotb" compile --binary 0:0:0:0.000000000 "$b1" -o "$S/y.o" && cmp -s "$S/x.o" "$S/y.o" &&
+    ok "compile --binary ID does not change the object" || not_ok "compile --binary ID does not change the object"
 # a refused gen (bad --image directory, bad --root, a malformed program)
 # exits 1 with a message naming the culprit and creates nothing
 R="$T_TMP/refused"; mkdir -p "$R"
