@@ -76,6 +76,20 @@ static void block_path(buf *b, const gen_paths *p, uint64_t pc)
     buf_append(b, ".vir", 4);
 }
 
+/* The start of a compile command: the aotb path, its identity and the
+ * options every compile takes. */
+static void put_compile_cmd(buf *b, const gen_options *o, const char *aotb_id)
+{
+    ninja_shell_word(b, o->aotb);
+    buf_printf(b, " compile");
+    if (*aotb_id) {
+        buf_printf(b, " --binary ");
+        ninja_shell_word(b, aotb_id);
+    }
+    if (o->fold)
+        buf_printf(b, " --fold %u", o->fold);
+}
+
 void gen_write_ninja(const gen_options *o, const gen_paths *p,
                      const char *aotb_id, const uint64_t *pcs, size_t n,
                      buf *b)
@@ -106,28 +120,14 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
      * recompiles every block; and 10,000 inputs fewer to read.  Without
      * an identity (the binary cannot be stat'ed) the edges take it. */
     buf_printf(b, "\n\nrule aotb_compile\n  command = ");
-    ninja_shell_word(b, o->aotb);
-    buf_printf(b, " compile");
-    if (*aotb_id) {
-        buf_printf(b, " --binary ");
-        ninja_shell_word(b, aotb_id);
-    }
-    if (o->fold)
-        buf_printf(b, " --fold %u", o->fold);
+    put_compile_cmd(b, o, aotb_id);
     buf_printf(b, " $in -o $out%s\n"
                   "  description = AOTB $out\n%s"
                   "  restat = 1\n\n"
                   "rule aotb_compile_batch\n  command = ",
                o->fold ? " --depfile $out.d" : "",
                o->fold ? "  depfile = $out.d\n  deps = gcc\n" : "");
-    ninja_shell_word(b, o->aotb);
-    buf_printf(b, " compile");
-    if (*aotb_id) {
-        buf_printf(b, " --binary ");
-        ninja_shell_word(b, aotb_id);
-    }
-    if (o->fold)
-        buf_printf(b, " --fold %u", o->fold);
+    put_compile_cmd(b, o, aotb_id);
     buf_printf(b, " --batch -d ");
     ninja_shell_word(b, p->r_obj);
     buf_printf(b, "%s $in\n"
