@@ -7,7 +7,11 @@
 void x86_enc(cg_code *c, int opc, int r, int rm, int index, int shift,
              int32_t disp, x86_form form)
 {
-    buf *b = &c->code;
+    /* The instruction is built in i[] (at most 66 REX 0f op modrm sib
+     * disp32: 11 bytes) and appended once: one capacity check, not one
+     * per byte. */
+    uint8_t i[16];
+    unsigned n = 0;
     int rex = 0;
 
     if (opc & P_REXW)
@@ -23,49 +27,48 @@ void x86_enc(cg_code *c, int opc, int r, int rm, int index, int shift,
                     ((opc & P_REXB_RM) && form == X86_F_REG && rm >= 4);
 
     if (opc & P_DATA16)
-        buf_put8(b, 0x66);
+        i[n++] = 0x66;
     if (need_rex)
-        buf_put8(b, (uint8_t)(0x40 | rex));
+        i[n++] = (uint8_t)(0x40 | rex);
     if (opc & P_EXT)
-        buf_put8(b, 0x0f);
+        i[n++] = 0x0f;
 
     if (form == X86_F_NONE) {
-        buf_put8(b, (uint8_t)((opc & 0xff) + (rm == X86_NOREG ? 0 : rm & 7)));
-        return;
-    }
-    buf_put8(b, (uint8_t)opc);
-
-    if (form == X86_F_REG) {
-        buf_put8(b, (uint8_t)(0xc0 | (r & 7) << 3 | (rm & 7)));
-        return;
-    }
-    if (form == X86_F_RIP) {
-        buf_put8(b, (uint8_t)((r & 7) << 3 | 5));   /* mod=00 rm=101 */
-        return;
-    }
-
-    /* Memory operand.  mod=00 with base low bits 101 means rip/disp32, so
-     * rbp and r13 always need a displacement; base low bits 100 means "SIB
-     * follows", so rsp and r12 always need a SIB byte. */
-    int mod;
-    if (disp == 0 && (rm & 7) != X86_RBP)
-        mod = 0;
-    else if (x86_fits_i8(disp))
-        mod = 1;
-    else
-        mod = 2;
-
-    if (index != X86_NOREG || (rm & 7) == X86_RSP) {
-        int idx = index == X86_NOREG ? X86_RSP : index;  /* 100 = none */
-        buf_put8(b, (uint8_t)(mod << 6 | (r & 7) << 3 | 4));
-        buf_put8(b, (uint8_t)(shift << 6 | (idx & 7) << 3 | (rm & 7)));
+        i[n++] = (uint8_t)((opc & 0xff) + (rm == X86_NOREG ? 0 : rm & 7));
+    } else if (form == X86_F_REG) {
+        i[n++] = (uint8_t)opc;
+        i[n++] = (uint8_t)(0xc0 | (r & 7) << 3 | (rm & 7));
+    } else if (form == X86_F_RIP) {
+        i[n++] = (uint8_t)opc;
+        i[n++] = (uint8_t)((r & 7) << 3 | 5);       /* mod=00 rm=101 */
     } else {
-        buf_put8(b, (uint8_t)(mod << 6 | (r & 7) << 3 | (rm & 7)));
+        /* Memory operand.  mod=00 with base low bits 101 means rip/disp32,
+         * so rbp and r13 always need a displacement; base low bits 100
+         * means "SIB follows", so rsp and r12 always need a SIB byte. */
+        int mod;
+        if (disp == 0 && (rm & 7) != X86_RBP)
+            mod = 0;
+        else if (x86_fits_i8(disp))
+            mod = 1;
+        else
+            mod = 2;
+        i[n++] = (uint8_t)opc;
+        if (index != X86_NOREG || (rm & 7) == X86_RSP) {
+            int idx = index == X86_NOREG ? X86_RSP : index;  /* 100 = none */
+            i[n++] = (uint8_t)(mod << 6 | (r & 7) << 3 | 4);
+            i[n++] = (uint8_t)(shift << 6 | (idx & 7) << 3 | (rm & 7));
+        } else {
+            i[n++] = (uint8_t)(mod << 6 | (r & 7) << 3 | (rm & 7));
+        }
+        if (mod == 1) {
+            i[n++] = (uint8_t)(int8_t)disp;
+        } else if (mod == 2) {
+            uint32_t u = (uint32_t)disp;
+            for (int k = 0; k < 4; k++)
+                i[n++] = (uint8_t)(u >> (8 * k));
+        }
     }
-    if (mod == 1)
-        buf_put8(b, (uint8_t)(int8_t)disp);
-    else if (mod == 2)
-        buf_put32(b, (uint32_t)disp);
+    buf_append(&c->code, i, n);
 }
 
 void x86_op(cg_code *c, int opc, int rm)
