@@ -300,25 +300,7 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int find_pc(const uint64_t *v, size_t n, uint64_t pc, size_t *at)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] == pc) {
-            *at = mid;
-            return 1;
-        }
-        if (v[mid] < pc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *at = lo;
-    return 0;
-}
-
-/* find_pc for a pc expected near v[hint] (a block's jump targets are
+/* u64_search for a pc expected near v[hint] (a block's jump targets are
  * mostly its neighbours): gallops out from hint, then searches the
  * bracket, so a near target costs a few probes instead of a search over
  * every block. */
@@ -326,7 +308,7 @@ static int find_pc_near(const uint64_t *v, size_t n, uint64_t pc,
                         size_t hint, size_t *at)
 {
     if (hint >= n)
-        return find_pc(v, n, pc, at);
+        return u64_search(v, n, pc, at);
     size_t lo, hi, step = 1;
     if (v[hint] < pc) {
         lo = hint + 1;          /* v[lo - 1] < pc */
@@ -344,7 +326,7 @@ static int find_pc_near(const uint64_t *v, size_t n, uint64_t pc,
         lo = hi > step ? hi - step : 0;
     }
     size_t k;
-    int found = find_pc(v + lo, hi - lo, pc, &k);
+    int found = u64_search(v + lo, hi - lo, pc, &k);
     *at = lo + k;
     return found;
 }

@@ -472,20 +472,6 @@ static int list_block_files(const gen_paths *p, uint64_t **out, size_t *n,
     return 0;
 }
 
-static int has_pc(const uint64_t *v, size_t n, uint64_t pc)
-{
-    for (size_t lo = 0, hi = n; lo < hi;) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] == pc)
-            return 1;
-        if (v[mid] < pc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
 /* Deletes the block files (present, from list_block_files) whose block is
  * not in the program. */
 static int remove_stale(const gen_paths *p, const gen_program *g,
@@ -494,7 +480,8 @@ static int remove_stale(const gen_paths *p, const gen_program *g,
 {
     int rc = 0;
     for (size_t i = 0; i < npresent; i++) {
-        if (has_pc(g->pcs, g->nblocks, present[i]))
+        size_t at;
+        if (u64_search(g->pcs, g->nblocks, present[i], &at))
             continue;
         char name[32];
         gen_block_name(present[i], name);
@@ -617,19 +604,10 @@ int gen_run(const gen_options *o, gen_result *r, aotb_diag *d)
      * missing; file_write_if_changed keeps the mtime of identical bytes. */
     for (size_t i = 0; i < g.nblocks; i++) {
         uint64_t pc = g.blocks[i].pc;
-        const block_change *c = NULL;
-        for (size_t lo = 0, hi = r->changes.n; lo < hi;) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (r->changes.items[mid].pc < pc)
-                lo = mid + 1;
-            else if (r->changes.items[mid].pc > pc)
-                hi = mid;
-            else {
-                c = &r->changes.items[mid];
-                break;
-            }
-        }
-        if (c && c->kind == CHANGE_UNCHANGED && has_pc(present, npresent, pc))
+        const block_change *c = changes_find(&r->changes, pc);
+        size_t at;
+        if (c && c->kind == CHANGE_UNCHANGED &&
+            u64_search(present, npresent, pc, &at))
             continue;
         char name[32];
         gen_block_name(pc, name);

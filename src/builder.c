@@ -207,28 +207,13 @@ int aotb_builder_load_image(aotb_builder *b, const char *path, char **err)
 
 /* ---- change detection --------------------------------------------------- */
 
-static const block_change *find_change(const change_set *c, uint64_t pc)
-{
-    size_t lo = 0, hi = c->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->items[mid].pc == pc)
-            return &c->items[mid];
-        if (c->items[mid].pc < pc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
 /* Did a block folded into old block ob change or vanish? */
 static int dep_changed(const aotb_builder *b, uint32_t ob)
 {
     const img_block *x = &b->old.blocks[ob];
     for (uint32_t k = 0; k < x->dep_count; k++) {
         const img_dep *e = &b->old.deps[x->dep_first + k];
-        const block_change *c = find_change(&b->changes, e->dep_pc);
+        const block_change *c = changes_find(&b->changes, e->dep_pc);
         if (!c || c->kind == CHANGE_REMOVED ||
             !ir_hash_eq(c->new_hash, e->dep_hash))
             return 1;

@@ -95,6 +95,21 @@ int changes_classify(const block_hash *old_blocks, size_t nold,
     return 0;
 }
 
+const block_change *changes_find(const change_set *c, uint64_t pc)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->items[mid].pc == pc)
+            return &c->items[mid];
+        if (c->items[mid].pc < pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 void changes_free(change_set *c)
 {
     free(c->items);

@@ -44,6 +44,8 @@ int changes_classify(const block_hash *old_blocks, size_t nold,
                      const block_hash *new_blocks, size_t nnew,
                      change_set *out, aotb_diag *d);
 void changes_free(change_set *c);
+/* The change of the block at pc, or NULL. */
+const block_change *changes_find(const change_set *c, uint64_t pc);
 
 /* Total changes: added + modified + removed. */
 static inline size_t change_stats_total(const change_stats *s)

@@ -68,6 +68,27 @@ void buf_put64(buf *b, uint64_t v);             /* little-endian */
 void buf_printf(buf *b, const char *fmt, ...) AOTB_PRINTF(2, 3);
 void buf_free(buf *b);
 
+/* Binary search of ascending v[0..n) for key: 1 and its index in *at, or 0
+ * and the index where it would go. */
+static inline int u64_search(const uint64_t *v, size_t n, uint64_t key,
+                             size_t *at)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == key) {
+            *at = mid;
+            return 1;
+        }
+        if (v[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return 0;
+}
+
 static inline uint32_t get_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
