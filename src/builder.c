@@ -391,13 +391,21 @@ static int check_new(aotb_builder *b, const uint8_t *data, size_t len,
     return rc;
 }
 
+/* Both ways to link: compiles what changed and sets up the link (options
+ * and object names, or NULL on error). */
+static const char **begin_link(aotb_builder *b, img_link_opts *o,
+                               aotb_diag *d)
+{
+    if (compile(b, d) != 0)
+        return NULL;
+    return link_setup(b, o, d);
+}
+
 /* Links b->objs into memory and checks the result. */
 static int build(aotb_builder *b, buf *out, aotb_diag *d)
 {
-    if (compile(b, d) != 0)
-        return -1;
     img_link_opts o;
-    const char **names = link_setup(b, &o, d);
+    const char **names = begin_link(b, &o, d);
     if (!names)
         return -1;
     img_link_stats ls;
@@ -432,10 +440,8 @@ int aotb_builder_build(aotb_builder *b, void **data, size_t *len, char **err)
  * read-only mapping, then fsyncs it and renames it over path. */
 static int write_image(aotb_builder *b, const char *path, aotb_diag *d)
 {
-    if (compile(b, d) != 0)
-        return -1;
     img_link_opts o;
-    const char **names = link_setup(b, &o, d);
+    const char **names = begin_link(b, &o, d);
     if (!names)
         return -1;
     char *tmp;
