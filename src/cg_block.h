@@ -25,6 +25,8 @@ typedef struct cold_path {
     unsigned dirty;           /* registers to write back */
     int areg;                 /* memory faults: the register holding the
                                * faulting address */
+    unsigned refund;          /* budget taken for iterations of an unrolled
+                               * loop that did not start, given back */
     uint32_t *sites;
     size_t nsites, cap;
 } cold_path;
@@ -55,6 +57,19 @@ typedef struct cg_state {
      * it reads other registers (defer_put), so the compare and the branch
      * stay adjacent and fuse; else the loop terminator puts it. */
     bool defer_cmp, defer_val, defer_put;
+    /* The deferred compare's register already holds defer_val here (the
+     * unrolled copies of a loop, entered only by a back edge): nothing
+     * puts it again. */
+    bool defer_known;
+    /* In copy k of a loop unrolled U times: the U - 1 - k iterations that
+     * the copy's budget check took but that have not started; a fault
+     * gives them back. */
+    unsigned refund;
+    /* In the unrolled copies of a loop: the accesses through these guest
+     * registers with these sizes (bit k: 1 << k bytes) were bounds-checked
+     * for all the copies at their head, and check nothing themselves. */
+    unsigned nhoist;
+    struct { uint8_t reg, kmask; } hoist[4];
 } cg_state;
 
 /* An operand: a host register, or the guest register's slot in the cpu
@@ -83,6 +98,23 @@ void cgb_jcc_memfault(cg_state *s, int cc, int areg);
 
 /* reg = v (0 or 1), by a mov that leaves the flags alone. */
 void cgb_put_bool(cg_code *c, int reg, bool v);
+
+/* The address g + imm in a register (g's cache register, or rax). */
+int cgb_addr(cg_state *s, unsigned g, uint64_t imm);
+
+/* log2 of the size of an access of memory type mt. */
+static inline unsigned cgb_mt_log2(unsigned mt)
+{
+    static const uint8_t lg[IR_NUM_MEMTYPES] = {
+        [IR_U8] = 0, [IR_S8] = 0, [IR_U16] = 1, [IR_S16] = 1,
+        [IR_U32] = 2, [IR_S32] = 2, [IR_U64] = 3,
+    };
+    return lg[mt];
+}
+
+/* Whether accesses of 1 << k bytes through guest register g are covered by
+ * the checks at the head of an unrolled loop. */
+bool cgb_hoisted(const cg_state *s, unsigned g, unsigned k);
 
 /* codegen_ops.c: one op; ZF from a guest register (ZF = 1 iff zero). */
 void cgb_gen_op(cg_state *s, const ir_op *op);

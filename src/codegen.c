@@ -16,10 +16,11 @@
 #include "cg_block.h"
 #include "runtime.h"
 
-#define CG_VERSION 5   /* 2: call records host return addresses; 3: fault
+#define CG_VERSION 6   /* 2: call records host return addresses; 3: fault
                         * addresses in cache registers, deferred loop
                         * compares; 4: the return stack depth lives in r13;
-                        * 5: ret leaves cpu->pc to the return lookup */
+                        * 5: ret leaves cpu->pc to the return lookup;
+                        * 6: small self loops unrolled */
 
 /* Host registers that cache guest registers, in allocation order. */
 const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
@@ -204,7 +205,8 @@ static void jcc_cold(cg_state *s, int cc, int kind, unsigned dirty, int areg)
     cold_path *p = NULL;
     for (size_t i = 0; i < s->ncold; i++)
         if (s->cold[i].kind == kind && s->cold[i].dirty == dirty &&
-            s->cold[i].pc == s->pc && s->cold[i].areg == areg)
+            s->cold[i].pc == s->pc && s->cold[i].areg == areg &&
+            s->cold[i].refund == s->refund)
             p = &s->cold[i];
     if (!p) {
         if (s->ncold == s->coldcap) {
@@ -219,7 +221,7 @@ static void jcc_cold(cg_state *s, int cc, int kind, unsigned dirty, int areg)
         }
         p = &s->cold[s->ncold++];
         *p = (cold_path){ .kind = kind, .pc = s->pc, .dirty = dirty,
-                          .areg = areg };
+                          .areg = areg, .refund = s->refund };
     }
     if (p->nsites == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 4;
@@ -282,6 +284,8 @@ static void emit_cold_paths(cg_state *s)
         for (size_t k = 0; k < p->nsites; k++)
             x86_patch32(c, p->sites[k], x86_here(c));
         writeback(s, p->dirty);
+        if (p->refund)
+            x86_arith_ri(c, ARITH_ADD, X86_R14, (int32_t)p->refund);
         switch (p->kind) {
         case COLD_BUDGET:
             /* Undo the decrement: this block did not run. */
@@ -443,16 +447,37 @@ static bool can_defer_cmp(const cg_state *s)
            last->d == t->reg && s->slot_of[t->reg] >= 0;
 }
 
-/* The terminator of a self loop; head is the loop's budget check. */
-static void gen_loop_term(cg_state *s, uint32_t head)
+/* Small self loops are unrolled: after its first iteration the loop runs
+ * UNROLL iterations per budget check, each copy leaving by its own exit
+ * test.  Larger bodies are not worth the code. */
+#define UNROLL 4
+#define UNROLL_MAX_OPS 16
+
+/* The ops of the self loop, once. */
+static void gen_loop_ops(cg_state *s)
 {
-    cg_code *c = s->c;
-    const ir_term *t = &s->seg[0]->term;
-    uint64_t pc = s->seg[0]->pc;
-    if (t->kind == IR_T_JMP || t->target == t->other) {
-        x86_jmp_back(c, head);
-        return;
+    const ir_block *b = s->seg[0];
+    s->flags_live = false;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        s->defer_cmp = i + 1 == b->nops && can_defer_cmp(s);
+        s->defer_val = b->term.target == b->pc;
+        cgb_gen_op(s, &b->ops[i]);
     }
+}
+
+/* Whether the loop's condjmp chooses between two targets. */
+static bool loop_is_cond(const cg_state *s)
+{
+    const ir_term *t = &s->seg[0]->term;
+    return t->kind == IR_T_CONDJMP && t->target != t->other;
+}
+
+/* After the ops of a conditional self loop: the x86 condition under which
+ * the loop goes on (testing the register if no compare left flags), with
+ * the deferred compare's register put to its back-edge value. */
+static int loop_continue_cc(cg_state *s)
+{
+    const ir_term *t = &s->seg[0]->term;
     int cc = X86_CC_NE;
     if (s->flags_live && s->flag_reg == t->reg)
         cc = s->flag_cc;
@@ -460,16 +485,229 @@ static void gen_loop_term(cg_state *s, uint32_t head)
         cgb_test_guest(s, t->reg);
     /* A deferred compare's register is 1 where its condition holds, else
      * 0; mov leaves the flags alone. */
-    int D = cgb_host_of(s, t->reg);
-    if (s->defer_cmp && !s->defer_put)
-        cgb_put_bool(c, D, s->defer_val);
+    if (s->defer_cmp && !s->defer_put && !s->defer_known)
+        cgb_put_bool(s->c, cgb_host_of(s, t->reg), s->defer_val);
     /* x86 condition codes come in pairs that differ in bit 0. */
-    uint32_t j = x86_jcc32_fwd(c, t->target == pc ? cc : cc ^ 1);
-    x86_patch32(c, j, head);
+    return t->target == s->seg[0]->pc ? cc : cc ^ 1;
+}
+
+/* The loop's exit edge: the deferred register gets the negation, the
+ * registers go back, on to the other target. */
+static void gen_loop_exit(cg_state *s)
+{
+    const ir_term *t = &s->seg[0]->term;
     if (s->defer_cmp)
-        cgb_put_bool(c, D, !s->defer_val);
+        cgb_put_bool(s->c, cgb_host_of(s, t->reg), !s->defer_val);
     writeback(s, s->dirty);
-    x86_jmp_sym(c, CG_TGT_BLOCK, t->target == pc ? t->other : t->target);
+    x86_jmp_sym(s->c, CG_TGT_BLOCK,
+                t->target == s->seg[0]->pc ? t->other : t->target);
+}
+
+/* Whether only the last op writes the deferred compare's register, so that
+ * it holds defer_val on every back edge. */
+static bool defer_reg_stays(const cg_state *s)
+{
+    const ir_block *b = s->seg[0];
+    if (!can_defer_cmp(s))
+        return false;
+    for (uint32_t i = 0; i + 1 < b->nops; i++)
+        if (op_writes(&b->ops[i]) && b->ops[i].d == b->term.reg)
+            return false;
+    return true;
+}
+
+/* ---- bounds checks hoisted out of unrolled copies ----------------------- */
+
+/* An access's address register qualifies when the body changes it only by
+ * "addi g, g, c": then in copy k the access's address is p + K + k * C,
+ * with p the register's value at the copies' head, K the access's offset
+ * plus the steps before it and C the step per iteration.  For each
+ * register and size the head checks the least and the greatest K + k * C
+ * (both within +-2^30, so the addresses in between cannot wrap around and
+ * lie between them: guest memory, a host mapping, is far smaller than
+ * 2^64 - 2^30); when either fails, the loop runs one checked iteration
+ * instead. */
+#define HOIST_LIMIT (1LL << 24)
+
+typedef struct hoist_range {
+    unsigned reg, k;
+    int64_t lo, hi;
+} hoist_range;
+
+bool cgb_hoisted(const cg_state *s, unsigned g, unsigned k)
+{
+    for (unsigned i = 0; i < s->nhoist; i++)
+        if (s->hoist[i].reg == g && s->hoist[i].kmask & 1u << k)
+            return true;
+    return false;
+}
+
+static bool small(int64_t v)
+{
+    return v > -HOIST_LIMIT && v < HOIST_LIMIT;
+}
+
+/* The per-iteration step of register g, or false if the body changes it
+ * otherwise than by small addi steps. */
+static bool loop_step(const ir_block *b, unsigned g, int64_t *step)
+{
+    int64_t c = 0;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const ir_op *op = &b->ops[i];
+        if (!op_writes(op) || op->d != g)
+            continue;
+        if (op->op != IR_ADDI || op->a != g || !small((int64_t)op->imm))
+            return false;
+        c += (int64_t)op->imm;
+    }
+    *step = c;
+    return small(c);
+}
+
+/* Fills r with the ranges to check (at most max); returns how many. */
+static unsigned hoist_ranges(const ir_block *b, hoist_range *r, unsigned max)
+{
+    unsigned n = 0;
+    int64_t pre[IR_NREGS];              /* steps taken so far, per register */
+    memset(pre, 0, sizeof pre);
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const ir_op *op = &b->ops[i];
+        if (op->op == IR_ADDI && op->d == op->a)
+            pre[op->d] += (int64_t)op->imm;     /* meaningful if it qualifies */
+        if (op->op != IR_LOAD && op->op != IR_STORE)
+            continue;
+        int64_t step;
+        if (!small((int64_t)op->imm) || !loop_step(b, op->a, &step))
+            continue;
+        int64_t first = (int64_t)op->imm + pre[op->a];
+        int64_t last = first + (UNROLL - 1) * step;
+        unsigned k = cgb_mt_log2(op->mt), j = 0;
+        while (j < n && (r[j].reg != op->a || r[j].k != k))
+            j++;
+        if (j == n) {
+            if (n == max)
+                continue;
+            r[n++] = (hoist_range){ op->a, k, first, first };
+        }
+        int64_t lo = first < last ? first : last;
+        int64_t hi = first < last ? last : first;
+        if (lo < r[j].lo)
+            r[j].lo = lo;
+        if (hi > r[j].hi)
+            r[j].hi = hi;
+    }
+    return n;
+}
+
+/* Whether guest register g + off is a valid address for 1 << k bytes, or
+ * jae fail. */
+static void check_at(cg_state *s, unsigned g, unsigned k, int64_t off,
+                     uint32_t fail)
+{
+    int R = cgb_addr(s, g, (uint64_t)off);
+    x86_rm(s->c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_RBX,
+           CPU_OFF_BOUND(k));
+    x86_patch32(s->c, x86_jcc32_fwd(s->c, X86_CC_AE), fail);
+}
+
+/* The checks at the head of the unrolled copies, each failing to fail;
+ * records what they cover in s->hoist. */
+static void hoist_checks(cg_state *s, uint32_t fail)
+{
+    hoist_range r[4];
+    unsigned n = hoist_ranges(s->seg[0], r, 4);
+    s->nhoist = 0;
+    for (unsigned i = 0; i < n; i++) {
+        check_at(s, r[i].reg, r[i].k, r[i].lo, fail);
+        if (r[i].hi != r[i].lo)
+            check_at(s, r[i].reg, r[i].k, r[i].hi, fail);
+        unsigned j = 0;
+        while (j < s->nhoist && s->hoist[j].reg != r[i].reg)
+            j++;
+        if (j == s->nhoist)
+            s->hoist[s->nhoist++].reg = (uint8_t)r[i].reg;
+        s->hoist[j].kmask |= (uint8_t)(1u << r[i].k);
+    }
+}
+
+/* A self loop after its entry's budget check and loads:
+ *
+ *     jmp body
+ *   undo:  add r14, UNROLL        (fewer than UNROLL blocks may start, or
+ *                                  an access may fail)
+ *   head:  sub r14, 1; jb stop
+ *   body:  ops; jcc unrolled; exit: write back, jmp other
+ *   unrolled: sub r14, UNROLL; jb undo; hoisted bounds checks (jae undo)
+ *          UNROLL times: ops; exit test (the last: jcc unrolled; jmp exit)
+ *
+ * An exit or fault in copy k gives back the UNROLL - 1 - k iterations that
+ * did not start.  Without unrolling the body's back edge goes to head. */
+static void gen_self_loop(cg_state *s)
+{
+    cg_code *c = s->c;
+    bool cond = loop_is_cond(s);
+    bool unroll = s->seg[0]->nops <= UNROLL_MAX_OPS;
+    uint32_t to_body = x86_jmp8_fwd(c), undo = 0, back = 0, exit_tail = 0;
+    if (unroll) {
+        undo = x86_here(c);
+        x86_arith_ri(c, ARITH_ADD, X86_R14, UNROLL);
+    }
+    uint32_t head = x86_here(c);
+    x86_arith_ri(c, ARITH_SUB, X86_R14, 1);
+    cgb_jcc_cold(s, X86_CC_B, COLD_BUDGET, s->dirty);
+    x86_patch8(c, to_body, x86_here(c));
+    gen_loop_ops(s);
+    if (!unroll) {
+        if (cond) {
+            x86_patch32(c, x86_jcc32_fwd(c, loop_continue_cc(s)), head);
+            gen_loop_exit(s);
+        } else {
+            x86_jmp_back(c, head);
+        }
+        return;
+    }
+    if (cond) {
+        back = x86_jcc32_fwd(c, loop_continue_cc(s));
+        exit_tail = x86_here(c);
+        gen_loop_exit(s);
+    } else {
+        back = x86_jmp32_fwd(c);
+    }
+
+    x86_align(c, 16);     /* blocks start 16-byte aligned in the image */
+    uint32_t unrolled = x86_here(c);
+    x86_patch32(c, back, unrolled);
+    x86_arith_ri(c, ARITH_SUB, X86_R14, UNROLL);
+    x86_patch32(c, x86_jcc32_fwd(c, X86_CC_B), undo);
+    hoist_checks(s, undo);
+    uint32_t mid[UNROLL];
+    s->defer_known = cond && defer_reg_stays(s);
+    for (unsigned k = 0; k < UNROLL; k++) {
+        s->refund = UNROLL - 1 - k;
+        gen_loop_ops(s);
+        if (!cond) {
+            if (k + 1 == UNROLL)
+                x86_jmp_back(c, unrolled);
+            continue;
+        }
+        int cc = loop_continue_cc(s);
+        if (k + 1 < UNROLL) {
+            mid[k] = x86_jcc32_fwd(c, cc ^ 1);
+        } else {
+            x86_patch32(c, x86_jcc32_fwd(c, cc), unrolled);
+            x86_jmp_back(c, exit_tail);
+        }
+    }
+    s->refund = 0;
+    s->defer_known = false;
+    s->nhoist = 0;
+    memset(s->hoist, 0, sizeof s->hoist);
+    if (cond)
+        for (unsigned k = 0; k + 1 < UNROLL; k++) {
+            x86_patch32(c, mid[k], x86_here(c));
+            x86_arith_ri(c, ARITH_ADD, X86_R14, (int32_t)(UNROLL - 1 - k));
+            x86_jmp_back(c, exit_tail);
+        }
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -569,7 +807,6 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
     }
     bool loop = is_self_loop(&s);
     unsigned live_in = alloc_regs(&s, loop);
-    uint32_t head = 0, to_body = 0;
     if (loop) {
         live_in = 0;
         for (int k = 0; k < NCACHE; k++)
@@ -586,32 +823,23 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
         if (live_in & 1u << k)
             x86_ld(out, cgb_cache_regs[k], X86_RBX, CPU_OFF_R(s.guest_of[k]));
     if (loop) {
-        /* Entry skips the loop's own budget check (it just did one). */
-        to_body = x86_jmp8_fwd(out);
-        head = x86_here(out);
-        x86_arith_ri(out, ARITH_SUB, X86_R14, 1);
-        cgb_jcc_cold(&s, X86_CC_B, COLD_BUDGET, s.dirty);
-        x86_patch8(out, to_body, x86_here(out));
-    }
-    for (unsigned g = 0; g < s.nseg; g++) {
-        const ir_block *sb = s.seg[g];
-        if (g > 0) {
-            /* The seam: the folded block starts here, as if jumped to. */
-            s.pc = sb->pc;
-            s.flags_live = false;           /* sub clobbers them */
-            x86_arith_ri(out, ARITH_SUB, X86_R14, 1);
-            cgb_jcc_cold(&s, X86_CC_B, COLD_BUDGET, s.dirty);
+        gen_self_loop(&s);
+    } else {
+        for (unsigned g = 0; g < s.nseg; g++) {
+            const ir_block *sb = s.seg[g];
+            if (g > 0) {
+                /* The seam: the folded block starts here, as if jumped
+                 * to. */
+                s.pc = sb->pc;
+                s.flags_live = false;           /* sub clobbers them */
+                x86_arith_ri(out, ARITH_SUB, X86_R14, 1);
+                cgb_jcc_cold(&s, X86_CC_B, COLD_BUDGET, s.dirty);
+            }
+            for (uint32_t i = 0; i < sb->nops; i++)
+                cgb_gen_op(&s, &sb->ops[i]);
         }
-        for (uint32_t i = 0; i < sb->nops; i++) {
-            s.defer_cmp = loop && i + 1 == sb->nops && can_defer_cmp(&s);
-            s.defer_val = sb->term.target == sb->pc;
-            cgb_gen_op(&s, &sb->ops[i]);
-        }
-    }
-    if (loop)
-        gen_loop_term(&s, head);
-    else
         gen_term(&s);
+    }
     emit_cold_paths(&s);
 
     for (size_t i = 0; i < s.ncold; i++)

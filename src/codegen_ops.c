@@ -192,7 +192,7 @@ static void gen_cmp(cg_state *s, const ir_op *op)
     };
     int A = cgb_in_reg(s, cgb_opnd_of(s, op->a), X86_RCX);
     s->defer_put = s->defer_cmp && op->d != op->a && op->d != op->b;
-    if (s->defer_put)
+    if (s->defer_put && !s->defer_known)
         cgb_put_bool(s->c, cgb_host_of(s, op->d), s->defer_val);
     cgb_op_ro(s, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, A,
               cgb_opnd_of(s, op->b));
@@ -237,40 +237,43 @@ static void gen_select(cg_state *s, const ir_op *op)
     cgb_dst_done(s, op->d, D);
 }
 
-/* The address a + imm in a register (a's own cache register when imm is 0,
- * else rax), then the bounds check for an access of 1 << k bytes; a failure
+/* The address g + imm in a register: g's own cache register when imm is
+ * 0, else rax.  Returns that register. */
+int cgb_addr(cg_state *s, unsigned g, uint64_t imm)
+{
+    cg_code *c = s->c;
+    opnd A = cgb_opnd_of(s, g);
+    int64_t v = (int64_t)imm;
+    if (A.reg >= 0 && v == 0)
+        return A.reg;
+    if (A.reg >= 0 && x86_fits_i32(v)) {
+        x86_rm(c, OPC_LEA | P_REXW, X86_RAX, A.reg, (int32_t)v);
+        return X86_RAX;
+    }
+    cgb_mov_to(s, X86_RAX, A);
+    if (v != 0 && x86_fits_i32(v)) {
+        x86_arith_ri(c, ARITH_ADD, X86_RAX, (int32_t)v);
+    } else if (v != 0) {
+        x86_movi(c, X86_RCX, imm);
+        x86_rr(c, OPC_ARITH_GvEv | ARITH_ADD << 3 | P_REXW, X86_RAX, X86_RCX);
+    }
+    return X86_RAX;
+}
+
+/* The access's address in a register (cgb_addr), then the bounds check for
+ * 1 << k bytes, unless the head of an unrolled loop did it; a failure
  * branches to the memory fault path with the current dirty set.  Returns
  * the register holding the address. */
 static int gen_addr(cg_state *s, const ir_op *op, unsigned k)
 {
-    cg_code *c = s->c;
-    opnd A = cgb_opnd_of(s, op->a);
-    int64_t imm = (int64_t)op->imm;
-    int R = X86_RAX;
-    if (A.reg >= 0 && imm == 0) {
-        R = A.reg;
-    } else if (A.reg >= 0 && x86_fits_i32(imm)) {
-        x86_rm(c, OPC_LEA | P_REXW, X86_RAX, A.reg, (int32_t)imm);
-    } else {
-        cgb_mov_to(s, X86_RAX, A);
-        if (imm != 0 && x86_fits_i32(imm)) {
-            x86_arith_ri(c, ARITH_ADD, X86_RAX, (int32_t)imm);
-        } else if (imm != 0) {
-            x86_movi(c, X86_RCX, op->imm);
-            x86_rr(c, OPC_ARITH_GvEv | ARITH_ADD << 3 | P_REXW, X86_RAX,
-                   X86_RCX);
-        }
-    }
-    x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_RBX,
+    int R = cgb_addr(s, op->a, op->imm);
+    if (cgb_hoisted(s, op->a, k))
+        return R;
+    x86_rm(s->c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_RBX,
            CPU_OFF_BOUND(k));
     cgb_jcc_memfault(s, X86_CC_AE, R);
     return R;
 }
-
-static const uint8_t mt_log2[IR_NUM_MEMTYPES] = {
-    [IR_U8] = 0, [IR_S8] = 0, [IR_U16] = 1, [IR_S16] = 1,
-    [IR_U32] = 2, [IR_S32] = 2, [IR_U64] = 3,
-};
 
 static void gen_load(cg_state *s, const ir_op *op)
 {
@@ -280,7 +283,7 @@ static void gen_load(cg_state *s, const ir_op *op)
         [IR_U32] = OPC_MOVL_GvEv,      /* 32-bit writes zero-extend */
         [IR_S32] = OPC_MOVSLQ, [IR_U64] = OPC_MOVL_GvEv | P_REXW,
     };
-    int R = gen_addr(s, op, mt_log2[op->mt]);
+    int R = gen_addr(s, op, cgb_mt_log2(op->mt));
     int D = cgb_dst_reg(s, op->d);
     x86_rmx(s->c, opc[op->mt], D, X86_R12, R, 0, 0);
     cgb_dst_done(s, op->d, D);
@@ -292,7 +295,7 @@ static void gen_store(cg_state *s, const ir_op *op)
         OPC_MOVB_EvGv | P_REXB_R, OPC_MOVL_EvGv | P_DATA16, OPC_MOVL_EvGv,
         OPC_MOVL_EvGv | P_REXW,
     };
-    unsigned k = mt_log2[op->mt];
+    unsigned k = cgb_mt_log2(op->mt);
     int R = gen_addr(s, op, k);
     int B = cgb_in_reg(s, cgb_opnd_of(s, op->b), X86_RCX);
     x86_rmx(s->c, opc[k], B, X86_R12, R, 0, 0);

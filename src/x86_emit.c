@@ -244,6 +244,31 @@ uint32_t x86_jcc8_fwd(cg_code *c, int cc)
     return x86_here(c);
 }
 
+void x86_align(cg_code *c, uint32_t a)
+{
+    /* The recommended multi-byte nops (Intel SDM, "NOP"), longest first. */
+    static const uint8_t nops[8][8] = {
+        { 0x90 }, { 0x66, 0x90 }, { 0x0f, 0x1f, 0x00 },
+        { 0x0f, 0x1f, 0x40, 0x00 }, { 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+        { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+        { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
+        { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+    };
+    uint32_t pad = (a - x86_here(c) % a) % a;
+    while (pad > 0) {
+        uint32_t n = pad < 8 ? pad : 8;
+        buf_append(&c->code, nops[n - 1], n);
+        pad -= n;
+    }
+}
+
+uint32_t x86_jmp32_fwd(cg_code *c)
+{
+    x86_op(c, OPC_JMP_long, X86_NOREG);
+    x86_imm32(c, 0);
+    return x86_here(c);
+}
+
 uint32_t x86_jmp8_fwd(cg_code *c)
 {
     x86_op(c, OPC_JMP_short, X86_NOREG);

@@ -148,6 +148,9 @@ void x86_jcc_sym(cg_code *c, int cc, cg_target_kind kind, uint64_t target);
 uint32_t x86_jcc32_fwd(cg_code *c, int cc);
 uint32_t x86_jcc8_fwd(cg_code *c, int cc);
 uint32_t x86_jmp8_fwd(cg_code *c);
+uint32_t x86_jmp32_fwd(cg_code *c);
+/* Nops up to the next multiple of a bytes (a power of two <= 64). */
+void x86_align(cg_code *c, uint32_t a);
 void x86_patch32(cg_code *c, uint32_t end, uint32_t target);
 void x86_patch8(cg_code *c, uint32_t end, uint32_t target);   /* in range */
 /* jmp to an offset already emitted in this code: rel8 when it reaches. */

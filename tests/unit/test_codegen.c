@@ -610,6 +610,102 @@ static void test_loop_compare(void)
     }
 }
 
+/* Small self loops are unrolled (codegen.c: four copies after the first
+ * iteration, the bounds checks of addi-stepped address registers done at
+ * the copies' head).  Every stop must still match the interpreter: exits,
+ * budget stops and faults in each copy, the fallback to checked iterations
+ * near the end of memory, steps down through 0, uncached and unqualified
+ * address registers, a condition register written twice, and loops with
+ * no exit. */
+static void test_unrolled_loops(void)
+{
+    static const char *loops[] = {
+        /* two pointers up, accesses before and after the steps, 3 sizes */
+        "memory 0x100\nblock 0 {\n load r5, [r2], u64\n"
+        " store [r6 + 4], r5, u32\n addi r2, r2, 8\n addi r6, r6, 8\n"
+        " store [r6 - 2], r1, u16\n addi r1, r1, 1\n cmpltu r4, r1, r3\n"
+        " condjmp r4, 0, 0x10\n}\nblock 0x10 {\n interrupt 1\n}\n",
+        /* down through 0, byte loads at an offset, exit on the other edge */
+        "memory 0x100\nblock 0 {\n load r5, [r2 + 16], s8\n add r7, r7, r5\n"
+        " addi r2, r2, -4\n addi r1, r1, 1\n cmpeq r4, r1, r3\n"
+        " condjmp r4, 0x10, 0\n}\nblock 0x10 {\n interrupt 1\n}\n",
+        /* more registers than cache slots: r200 steps uncached; r6 is
+         * loop-invariant */
+        "memory 0x100\nblock 0 {\n load r20, [r200 + 1], u16\n"
+        " add r21, r21, r20\n xor r22, r22, r21\n or r23, r23, r22\n"
+        " sub r24, r24, r23\n and r25, r25, r24\n store [r6], r25, u64\n"
+        " addi r200, r200, 3\n addi r1, r1, 1\n cmpltu r4, r1, r3\n"
+        " condjmp r4, 0, 0x10\n}\nblock 0x10 {\n interrupt 1\n}\n",
+        /* no hoisting: r2 changes by mov, r8 has a large offset; r4 is
+         * written (0) before the last compare writes it too */
+        "memory 0x100\nblock 0 {\n cmpgeu r4, r2, r6\n load r5, [r2], u32\n"
+        " mov r2, r6\n addi r6, r6, 4\n store [r2 + 8], r5, u8\n"
+        " addi r8, r8, 1\n load r9, [r8 + 0x1000000], u8\n"
+        " addi r1, r1, 1\n cmpltu r4, r1, r3\n condjmp r4, 0, 0x10\n}\n"
+        "block 0x10 {\n interrupt 1\n}\n",
+        /* no exit: ends at a budget stop or a fault */
+        "memory 0x100\nblock 0 {\n store [r2], r1, u64\n addi r2, r2, 8\n"
+        " addi r1, r1, 1\n jmp 0\n}\n",
+    };
+    static const uint64_t limits[] = { 1, 2, 3, 4, 5, 6, 7, 9, 13, 40 };
+    static const uint64_t starts[] = { 0, 0x80, 0xc8, 0xd0, 0xd8, 0xe0,
+                                       0xe8, 0xf0, 0xf8, 0xff, 0x20, 8,
+                                       0x14, 0x1c, UINT64_C(-8) };
+    const size_t nstarts = sizeof starts / sizeof starts[0];
+    for (size_t l = 0; l < sizeof loops / sizeof loops[0]; l++)
+        for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+            for (size_t a = 0; a < nstarts; a++)
+                for (uint64_t n = 0; n <= 13; n += 1 + (n > 6)) {
+                    uint64_t regs[9] = { 0, 0, starts[a], limits[i], 7, 7,
+                                         starts[(a + 3) % nstarts], 0,
+                                         UINT64_C(-0x1000000) + 0xe0 };
+                    native_setup st = { .max_blocks = n, .regs = regs,
+                                        .nregs = 9 };
+                    check_text(loops[l], &st);
+                }
+
+    /* Worked by hand: from r2 = 0xd0, iteration j (from 1) loads 8 bytes
+     * at 0xd0 + 8 (j - 1); iterations 1..6 load 0xd0..0xf8, the seventh
+     * faults at 0x100 (its first copy after the first iteration fails the
+     * head's check and runs checked), after six iterations. */
+    static const char *walk =
+        "memory 0x100\nblock 0 {\n load r5, [r2], u64\n add r7, r7, r5\n"
+        " addi r2, r2, 8\n addi r1, r1, 1\n cmpltu r4, r1, r3\n"
+        " condjmp r4, 0, 0x10\n}\nblock 0x10 {\n interrupt 1\n}\n";
+    aotb_cpu cpu;
+    uint64_t regs[7] = { 0, 0, 0xd0, 100, 7, 7, 0 };
+    native_setup st = { .regs = regs, .nregs = 7 };
+    if (run_text(walk, &st, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_MEMFAULT);
+        CU_ASSERT_EQUAL(cpu.info, 0x100);
+        CU_ASSERT_EQUAL(cpu.r[1], 6);
+        CU_ASSERT_EQUAL(cpu.r[2], 0x100);
+        CU_ASSERT_EQUAL(cpu.r[4], 1);
+        cpu_free(&cpu);
+    }
+    /* Ten iterations from 0 leave with r4 = 0 (the exit is in the second
+     * copy of the second unrolled round: 1 + 4 + 4 + 1); a budget of 8
+     * blocks stops before iteration 9, with r1 = 8 and pc = 0. */
+    regs[2] = 0;
+    regs[3] = 10;
+    if (run_text(walk, &st, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_INTERRUPT);
+        CU_ASSERT_EQUAL(cpu.r[1], 10);
+        CU_ASSERT_EQUAL(cpu.r[2], 80);
+        CU_ASSERT_EQUAL(cpu.r[4], 0);
+        cpu_free(&cpu);
+    }
+    st.max_blocks = 8;
+    if (run_text(walk, &st, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_BUDGET);
+        CU_ASSERT_EQUAL(cpu.pc, 0);
+        CU_ASSERT_EQUAL(cpu.r[1], 8);
+        CU_ASSERT_EQUAL(cpu.r[4], 1);
+        CU_ASSERT_EQUAL(cpu.budget, 0);
+        cpu_free(&cpu);
+    }
+}
+
 /* ---- random programs ----------------------------------------------------- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -1343,6 +1439,7 @@ static CU_TestInfo tests[] = {
     { "fault and interrupt", test_fault_interrupt },
     { "compare and branch", test_compare_branch },
     { "self loops ending in a compare", test_loop_compare },
+    { "unrolled self loops", test_unrolled_loops },
     { "random straight-line blocks", test_random_straight },
     { "random programs", test_random_programs },
     { "random programs with superblocks", test_random_folded },
