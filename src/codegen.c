@@ -448,10 +448,16 @@ static bool can_defer_cmp(const cg_state *s)
 }
 
 /* Small self loops are unrolled: after its first iteration the loop runs
- * UNROLL iterations per budget check, each copy leaving by its own exit
- * test.  Larger bodies are not worth the code. */
-#define UNROLL 4
+ * U iterations per budget check (8 for bodies of up to 8 ops, else 4),
+ * each copy leaving by its own exit test.  Larger bodies are not worth
+ * the code. */
+#define UNROLL_MAX 8
 #define UNROLL_MAX_OPS 16
+
+static unsigned unroll_count(const ir_block *b)
+{
+    return b->nops > UNROLL_MAX_OPS ? 1 : b->nops > 8 ? 4 : UNROLL_MAX;
+}
 
 /* The ops of the self loop, once. */
 static void gen_loop_ops(cg_state *s)
@@ -564,8 +570,10 @@ static bool loop_step(const ir_block *b, unsigned g, int64_t *step)
     return small(c);
 }
 
-/* Fills r with the ranges to check (at most max); returns how many. */
-static unsigned hoist_ranges(const ir_block *b, hoist_range *r, unsigned max)
+/* Fills r with the ranges to check for u copies (at most max); returns how
+ * many. */
+static unsigned hoist_ranges(const ir_block *b, unsigned u, hoist_range *r,
+                             unsigned max)
 {
     unsigned n = 0;
     int64_t pre[IR_NREGS];              /* steps taken so far, per register */
@@ -580,7 +588,7 @@ static unsigned hoist_ranges(const ir_block *b, hoist_range *r, unsigned max)
         if (!small((int64_t)op->imm) || !loop_step(b, op->a, &step))
             continue;
         int64_t first = (int64_t)op->imm + pre[op->a];
-        int64_t last = first + (UNROLL - 1) * step;
+        int64_t last = first + (int64_t)(u - 1) * step;
         unsigned k = cgb_mt_log2(op->mt), j = 0;
         while (j < n && (r[j].reg != op->a || r[j].k != k))
             j++;
@@ -612,10 +620,10 @@ static void check_at(cg_state *s, unsigned g, unsigned k, int64_t off,
 
 /* The checks at the head of the unrolled copies, each failing to fail;
  * records what they cover in s->hoist. */
-static void hoist_checks(cg_state *s, uint32_t fail)
+static void hoist_checks(cg_state *s, unsigned u, uint32_t fail)
 {
     hoist_range r[4];
-    unsigned n = hoist_ranges(s->seg[0], r, 4);
+    unsigned n = hoist_ranges(s->seg[0], u, r, 4);
     s->nhoist = 0;
     for (unsigned i = 0; i < n; i++) {
         check_at(s, r[i].reg, r[i].k, r[i].lo, fail);
@@ -633,24 +641,25 @@ static void hoist_checks(cg_state *s, uint32_t fail)
 /* A self loop after its entry's budget check and loads:
  *
  *     jmp body
- *   undo:  add r14, UNROLL        (fewer than UNROLL blocks may start, or
+ *   undo:  add r14, U             (fewer than U blocks may start, or
  *                                  an access may fail)
  *   head:  sub r14, 1; jb stop
  *   body:  ops; jcc unrolled; exit: write back, jmp other
- *   unrolled: sub r14, UNROLL; jb undo; hoisted bounds checks (jae undo)
- *          UNROLL times: ops; exit test (the last: jcc unrolled; jmp exit)
+ *   unrolled: sub r14, U; jb undo; hoisted bounds checks (jae undo)
+ *          U times: ops; exit test (the last: jcc unrolled; jmp exit)
  *
- * An exit or fault in copy k gives back the UNROLL - 1 - k iterations that
+ * An exit or fault in copy k gives back the U - 1 - k iterations that
  * did not start.  Without unrolling the body's back edge goes to head. */
 static void gen_self_loop(cg_state *s)
 {
     cg_code *c = s->c;
     bool cond = loop_is_cond(s);
-    bool unroll = s->seg[0]->nops <= UNROLL_MAX_OPS;
+    unsigned u = unroll_count(s->seg[0]);
+    bool unroll = u > 1;
     uint32_t to_body = x86_jmp8_fwd(c), undo = 0, back = 0, exit_tail = 0;
     if (unroll) {
         undo = x86_here(c);
-        x86_arith_ri(c, ARITH_ADD, X86_R14, UNROLL);
+        x86_arith_ri(c, ARITH_ADD, X86_R14, (int32_t)u);
     }
     uint32_t head = x86_here(c);
     x86_arith_ri(c, ARITH_SUB, X86_R14, 1);
@@ -677,21 +686,21 @@ static void gen_self_loop(cg_state *s)
     x86_align(c, 16);     /* blocks start 16-byte aligned in the image */
     uint32_t unrolled = x86_here(c);
     x86_patch32(c, back, unrolled);
-    x86_arith_ri(c, ARITH_SUB, X86_R14, UNROLL);
+    x86_arith_ri(c, ARITH_SUB, X86_R14, (int32_t)u);
     x86_patch32(c, x86_jcc32_fwd(c, X86_CC_B), undo);
-    hoist_checks(s, undo);
-    uint32_t mid[UNROLL];
+    hoist_checks(s, u, undo);
+    uint32_t mid[UNROLL_MAX];
     s->defer_known = cond && defer_reg_stays(s);
-    for (unsigned k = 0; k < UNROLL; k++) {
-        s->refund = UNROLL - 1 - k;
+    for (unsigned k = 0; k < u; k++) {
+        s->refund = u - 1 - k;
         gen_loop_ops(s);
         if (!cond) {
-            if (k + 1 == UNROLL)
+            if (k + 1 == u)
                 x86_jmp_back(c, unrolled);
             continue;
         }
         int cc = loop_continue_cc(s);
-        if (k + 1 < UNROLL) {
+        if (k + 1 < u) {
             mid[k] = x86_jcc32_fwd(c, cc ^ 1);
         } else {
             x86_patch32(c, x86_jcc32_fwd(c, cc), unrolled);
@@ -703,9 +712,9 @@ static void gen_self_loop(cg_state *s)
     s->nhoist = 0;
     memset(s->hoist, 0, sizeof s->hoist);
     if (cond)
-        for (unsigned k = 0; k + 1 < UNROLL; k++) {
+        for (unsigned k = 0; k + 1 < u; k++) {
             x86_patch32(c, mid[k], x86_here(c));
-            x86_arith_ri(c, ARITH_ADD, X86_R14, (int32_t)(UNROLL - 1 - k));
+            x86_arith_ri(c, ARITH_ADD, X86_R14, (int32_t)(u - 1 - k));
             x86_jmp_back(c, exit_tail);
         }
 }

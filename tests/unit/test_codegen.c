@@ -610,9 +610,10 @@ static void test_loop_compare(void)
     }
 }
 
-/* Small self loops are unrolled (codegen.c: four copies after the first
- * iteration, the bounds checks of addi-stepped address registers done at
- * the copies' head).  Every stop must still match the interpreter: exits,
+/* Small self loops are unrolled (codegen.c: after the first iteration,
+ * eight copies of bodies of up to 8 ops, four of bodies of up to 16, the
+ * bounds checks of addi-stepped address registers done at the copies'
+ * head; the loops below have 8, 5, 10, 9 and 3 ops).  Every stop must still match the interpreter: exits,
  * budget stops and faults in each copy, the fallback to checked iterations
  * near the end of memory, steps down through 0, uncached and unqualified
  * address registers, a condition register written twice, and loops with
@@ -655,7 +656,7 @@ static void test_unrolled_loops(void)
     for (size_t l = 0; l < sizeof loops / sizeof loops[0]; l++)
         for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
             for (size_t a = 0; a < nstarts; a++)
-                for (uint64_t n = 0; n <= 13; n += 1 + (n > 6)) {
+                for (uint64_t n = 0; n <= 20; n += 1 + (n > 6)) {
                     uint64_t regs[9] = { 0, 0, starts[a], limits[i], 7, 7,
                                          starts[(a + 3) % nstarts], 0,
                                          UINT64_C(-0x1000000) + 0xe0 };
@@ -666,8 +667,8 @@ static void test_unrolled_loops(void)
 
     /* Worked by hand: from r2 = 0xd0, iteration j (from 1) loads 8 bytes
      * at 0xd0 + 8 (j - 1); iterations 1..6 load 0xd0..0xf8, the seventh
-     * faults at 0x100 (its first copy after the first iteration fails the
-     * head's check and runs checked), after six iterations. */
+     * faults at 0x100 after six iterations (the copies' head finds that
+     * the eighth copy's load would fail, and the loop goes on checked). */
     static const char *walk =
         "memory 0x100\nblock 0 {\n load r5, [r2], u64\n add r7, r7, r5\n"
         " addi r2, r2, 8\n addi r1, r1, 1\n cmpltu r4, r1, r3\n"
@@ -683,9 +684,9 @@ static void test_unrolled_loops(void)
         CU_ASSERT_EQUAL(cpu.r[4], 1);
         cpu_free(&cpu);
     }
-    /* Ten iterations from 0 leave with r4 = 0 (the exit is in the second
-     * copy of the second unrolled round: 1 + 4 + 4 + 1); a budget of 8
-     * blocks stops before iteration 9, with r1 = 8 and pc = 0. */
+    /* Ten iterations from 0 leave with r4 = 0 (the exit is in the first
+     * copy of the second unrolled round: 1 + 8 + 1); a budget of 8 blocks
+     * stops before iteration 9, with r1 = 8 and pc = 0. */
     regs[2] = 0;
     regs[3] = 10;
     if (run_text(walk, &st, &cpu) == 0) {
