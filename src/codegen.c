@@ -580,8 +580,10 @@ static unsigned hoist_ranges(const ir_block *b, unsigned u, hoist_range *r,
     memset(pre, 0, sizeof pre);
     for (uint32_t i = 0; i < b->nops; i++) {
         const ir_op *op = &b->ops[i];
-        if (op->op == IR_ADDI && op->d == op->a)
-            pre[op->d] += (int64_t)op->imm;     /* meaningful if it qualifies */
+        /* Exact for the registers that qualify (all their steps small, at
+         * most UNROLL_MAX_OPS of them); ignored for the others. */
+        if (op->op == IR_ADDI && op->d == op->a && small((int64_t)op->imm))
+            pre[op->d] += (int64_t)op->imm;
         if (op->op != IR_LOAD && op->op != IR_STORE)
             continue;
         int64_t step;
