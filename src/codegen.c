@@ -104,19 +104,30 @@ static unsigned alloc_regs(cg_state *s, bool loop)
         USE(last->term.reg);
 #undef USE
 
+    /* The best NCACHE candidates in order, by insertion in one pass. */
+    int top[NCACHE];
+    unsigned ntop = 0;
+    for (unsigned j = 0; j < nseen; j++) {
+        int g = seen[j];
+        if (uses[g] < min_uses)
+            continue;
+        unsigned pos = ntop;
+        while (pos > 0 && (uses[g] > uses[top[pos - 1]] ||
+                           (uses[g] == uses[top[pos - 1]] && g < top[pos - 1])))
+            pos--;
+        if (pos == NCACHE)
+            continue;
+        if (ntop < NCACHE)
+            ntop++;
+        for (unsigned q = ntop - 1; q > pos; q--)
+            top[q] = top[q - 1];
+        top[pos] = g;
+    }
     memset(s->slot_of, 0xff, sizeof s->slot_of);     /* every entry -1 */
     for (int k = 0; k < NCACHE; k++) {
-        int best = -1;
-        for (unsigned j = 0; j < nseen; j++) {
-            int g = seen[j];
-            if (s->slot_of[g] < 0 && uses[g] >= min_uses &&
-                (best < 0 || uses[g] > uses[best] ||
-                 (uses[g] == uses[best] && g < best)))
-                best = g;
-        }
-        s->guest_of[k] = best;
-        if (best >= 0)
-            s->slot_of[best] = (int16_t)k;
+        s->guest_of[k] = (unsigned)k < ntop ? top[k] : -1;
+        if ((unsigned)k < ntop)
+            s->slot_of[top[k]] = (int16_t)k;
     }
 
     unsigned written = 0, live_in = 0;
@@ -797,6 +808,9 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
 {
     memset(out, 0, sizeof *out);
     out->pc = b->pc;
+    /* Room for a typical block at once (it would grow 64, 128, 256...);
+     * a failure shows as out of memory at the end. */
+    buf_reserve(&out->code, 16 * (b->nops + 8));
 
     cg_state s;
     memset(&s, 0, sizeof s);

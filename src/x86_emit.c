@@ -7,10 +7,12 @@
 void x86_enc(cg_code *c, int opc, int r, int rm, int index, int shift,
              int32_t disp, x86_form form)
 {
-    /* The instruction is built in i[] (at most 66 REX 0f op modrm sib
-     * disp32: 11 bytes) and appended once: one capacity check, not one
-     * per byte. */
-    uint8_t i[16];
+    /* The instruction (at most 66 REX 0f op modrm sib disp32: 11 bytes)
+     * is written straight into the buffer after one capacity check. */
+    buf *b = &c->code;
+    if (b->oom || (b->cap - b->len < 16 && buf_reserve(b, 16) != 0))
+        return;
+    uint8_t *i = b->data + b->len;
     unsigned n = 0;
     int rex = 0;
 
@@ -68,7 +70,7 @@ void x86_enc(cg_code *c, int opc, int r, int rm, int index, int shift,
                 i[n++] = (uint8_t)(u >> (8 * k));
         }
     }
-    buf_append(&c->code, i, n);
+    b->len += n;
 }
 
 void x86_op(cg_code *c, int opc, int rm)
