@@ -808,9 +808,6 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
 {
     memset(out, 0, sizeof *out);
     out->pc = b->pc;
-    /* Room for a typical block at once (it would grow 64, 128, 256...);
-     * a failure shows as out of memory at the end. */
-    buf_reserve(&out->code, 16 * (b->nops + 8));
 
     cg_state s;
     memset(&s, 0, sizeof s);
@@ -830,6 +827,9 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
         for (unsigned g = 1; g < s.nseg; g++)
             out->deps[out->ndeps++] = s.seg[g]->pc;
     }
+    /* Room for a typical block at once (it would grow 64, 128, 256...);
+     * a failure shows as out of memory in finish(). */
+    buf_reserve(&out->code, 16 * (b->nops + 8));
     bool loop = is_self_loop(&s);
     unsigned live_in = alloc_regs(&s, loop);
     if (loop) {
