@@ -565,12 +565,17 @@ static bool small(int64_t v)
 }
 
 /* The per-iteration step of register g, or false if the body changes it
- * otherwise than by small addi steps. */
+ * otherwise than by small addi steps or accesses memory through it at an
+ * offset that is not small (every access through a hoisted register and
+ * size goes unchecked in the copies, so each must be in the range). */
 static bool loop_step(const ir_block *b, unsigned g, int64_t *step)
 {
     int64_t c = 0;
     for (uint32_t i = 0; i < b->nops; i++) {
         const ir_op *op = &b->ops[i];
+        if ((op->op == IR_LOAD || op->op == IR_STORE) && op->a == g &&
+            !small((int64_t)op->imm))
+            return false;
         if (!op_writes(op) || op->d != g)
             continue;
         if (op->op != IR_ADDI || op->a != g || !small((int64_t)op->imm))
@@ -598,7 +603,7 @@ static unsigned hoist_ranges(const ir_block *b, unsigned u, hoist_range *r,
         if (op->op != IR_LOAD && op->op != IR_STORE)
             continue;
         int64_t step;
-        if (!small((int64_t)op->imm) || !loop_step(b, op->a, &step))
+        if (!loop_step(b, op->a, &step))
             continue;
         int64_t first = (int64_t)op->imm + pre[op->a];
         int64_t last = first + (int64_t)(u - 1) * step;

@@ -613,7 +613,7 @@ static void test_loop_compare(void)
 /* Small self loops are unrolled (codegen.c: after the first iteration,
  * eight copies of bodies of up to 8 ops, four of bodies of up to 16, the
  * bounds checks of addi-stepped address registers done at the copies'
- * head; the loops below have 8, 5, 10, 9 and 3 ops).  Every stop must still match the interpreter: exits,
+ * head; the loops below have 8, 5, 10, 9, 3 and 6 ops).  Every stop must still match the interpreter: exits,
  * budget stops and faults in each copy, the fallback to checked iterations
  * near the end of memory, steps down through 0, uncached and unqualified
  * address registers, a condition register written twice, and loops with
@@ -647,6 +647,12 @@ static void test_unrolled_loops(void)
         /* no exit: ends at a budget stop or a fault */
         "memory 0x100\nblock 0 {\n store [r2], r1, u64\n addi r2, r2, 8\n"
         " addi r1, r1, 1\n jmp 0\n}\n",
+        /* one register, a small and a large offset: the large one leaves
+         * guest memory first and must stay checked */
+        "memory 0x1000100\nblock 0 {\n load r5, [r2], u64\n"
+        " load r6, [r2 + 0x1000000], u64\n addi r2, r2, 8\n addi r1, r1, 1\n"
+        " cmpltu r4, r1, r3\n condjmp r4, 0, 0x10\n}\n"
+        "block 0x10 {\n interrupt 1\n}\n",
     };
     static const uint64_t limits[] = { 1, 2, 3, 4, 5, 6, 7, 9, 13, 40 };
     static const uint64_t starts[] = { 0, 0x80, 0xc8, 0xd0, 0xd8, 0xe0,
