@@ -35,7 +35,10 @@ static uint64_t fd_u64(fd_in *in)
 }
 
 #define FD_BASE 0x1000u
-static const uint64_t fd_memsizes[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 64, 4096 };
+/* The last is more than 2^24: accesses at offsets too large for the code
+ * generator's hoisted loop checks (codegen.c) can then be in bounds. */
+static const uint64_t fd_memsizes[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 64, 4096,
+                                        (UINT64_C(1) << 24) + 64 };
 
 /* A 64-bit value: mostly from a table of corners relative to memsize. */
 static uint64_t fd_value(fd_in *in, uint64_t memsize, size_t nblocks)
