@@ -240,9 +240,11 @@ static int begin(codemap *m, const uint64_t *pcs, const size_t *sizes,
     m->size = code_size + (tbytes + pg - 1) / pg * pg;
     m->rt.table_shift = 60 - bits;
     m->rt.table_mask = (uint64_t)(nslots - 1) * sizeof(rt_slot);
-    /* Anonymous memory comes zeroed: the table needs no clearing. */
+    /* Anonymous memory comes zeroed: the table needs no clearing.  Every
+     * code page is written at once, so they are populated in one go rather
+     * than faulted in one by one. */
     void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) {
         diag_add(d, "codemap: cannot map %zu bytes of code", m->size);
         goto out;
