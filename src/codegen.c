@@ -5,7 +5,9 @@
  * stack over/underflow).  The most used guest registers of the block live
  * in host registers; the set of those modified so far ("dirty") is known at
  * every point because a block is straight-line code, so every exit writes
- * back exactly the registers that changed before it. */
+ * back exactly the registers that changed before it.  A self loop keeps
+ * its registers across iterations and small ones are unrolled, with some
+ * bounds checks done once per group of iterations (gen_self_loop). */
 #include "codegen.h"
 
 #include <inttypes.h>
