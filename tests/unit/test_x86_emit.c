@@ -303,7 +303,40 @@ static void test_jmp_back(void)
     cg_code_free(&c);
 }
 
+/* Padding to 16 bytes from every offset: the multi-byte nops of the
+ * Intel SDM's NOP table (written out here by hand), longest first, and
+ * nothing when already aligned.  They are never executed in the code
+ * generator's use, so only this test sees a wrong encoding. */
+static void test_align(void)
+{
+    static const uint8_t nop[9][8] = {
+        { 0 }, { 0x90 }, { 0x66, 0x90 }, { 0x0f, 0x1f, 0x00 },
+        { 0x0f, 0x1f, 0x40, 0x00 }, { 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+        { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+        { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
+        { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+    };
+    for (unsigned start = 0; start < 16; start++) {
+        cg_code c;
+        memset(&c, 0, sizeof c);
+        for (unsigned i = 0; i < start; i++)
+            x86_op(&c, OPC_RET, X86_NOREG);
+        x86_align(&c, 16);
+        unsigned pad = (16 - start) % 16;
+        CU_ASSERT_EQUAL_FATAL(c.code.len, start + pad);
+        /* 8 bytes first, then the rest in one nop */
+        const uint8_t *p = c.code.data + start;
+        unsigned first = pad > 8 ? 8 : pad, rest = pad - first;
+        if (first)
+            CU_ASSERT(memcmp(p, nop[first], first) == 0);
+        if (rest)
+            CU_ASSERT(memcmp(p + first, nop[rest], rest) == 0);
+        cg_code_free(&c);
+    }
+}
+
 static CU_TestInfo tests[] = {
+    { "alignment nops", test_align },
     { "backward jumps, short and long", test_jmp_back },
     { "hand-derived encodings", test_encodings },
     { "objdump agrees", test_objdump },
