@@ -652,8 +652,11 @@ static void hoist_checks(cg_state *s, unsigned u, uint32_t fail)
         unsigned j = 0;
         while (j < s->nhoist && s->hoist[j].reg != r[i].reg)
             j++;
-        if (j == s->nhoist)
-            s->hoist[s->nhoist++].reg = (uint8_t)r[i].reg;
+        if (j == s->nhoist) {
+            s->hoist[j].reg = (uint8_t)r[i].reg;
+            s->hoist[j].kmask = 0;
+            s->nhoist++;
+        }
         s->hoist[j].kmask |= (uint8_t)(1u << r[i].k);
     }
 }
@@ -730,7 +733,6 @@ static void gen_self_loop(cg_state *s)
     s->refund = 0;
     s->defer_known = false;
     s->nhoist = 0;
-    memset(s->hoist, 0, sizeof s->hoist);
     if (cond)
         for (unsigned k = 0; k + 1 < u; k++) {
             x86_patch32(c, mid[k], x86_here(c));
