@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,37 +76,102 @@ int ls_stat_file(const char *path, ls_stat *out)
     return stat_at(AT_FDCWD, path, out);
 }
 
-void ls_stat_files(const char *const *paths, size_t n, ls_stat *st,
-                   unsigned char *ok)
+/* One thread's share of ls_stat_start: consecutive paths (so mostly one
+ * directory), each looked up by name in its directory (fstatat), which
+ * is opened once: that saves part of the path walks that are most of a
+ * relink's time.  Every share opens the directory itself: threads that
+ * shared one descriptor would contend on its reference count. */
+typedef struct stat_part {
+    const char *const *paths;
+    size_t n;
+    ls_stat *st;
+    unsigned char *ok;
+} stat_part;
+
+static void stat_part_run(const stat_part *p)
 {
-    /* Objects come in a few directories: each is looked up once and its
-     * files by name in it (fstatat), saving part of the path walks that
-     * are most of a relink's time.  Tried too: splitting the list between
-     * threads gains nothing (the walks serialise in the kernel). */
     int dfd = -1;
     const char *dir = NULL;     /* dfd's directory: dir[0..dirlen) */
     size_t dirlen = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = paths[i], *slash = strrchr(p, '/');
-        size_t dl = slash ? (size_t)(slash - p) : 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const char *path = p->paths[i], *slash = strrchr(path, '/');
+        size_t dl = slash ? (size_t)(slash - path) : 0;
         if (dl == 0) {
-            ok[i] = ls_stat_file(p, &st[i]) == 0;
+            p->ok[i] = ls_stat_file(path, &p->st[i]) == 0;
             continue;
         }
-        if (!dir || dl != dirlen || memcmp(dir, p, dl) != 0) {
+        if (!dir || dl != dirlen || memcmp(dir, path, dl) != 0) {
             if (dfd >= 0)
                 close(dfd);
-            char *d = strndup(p, dl);
+            char *d = strndup(path, dl);
             dfd = d ? open(d, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
             free(d);
-            dir = p;
+            dir = path;
             dirlen = dl;
         }
-        ok[i] = (dfd >= 0 ? stat_at(dfd, slash + 1, &st[i])
-                          : ls_stat_file(p, &st[i])) == 0;
+        p->ok[i] = (dfd >= 0 ? stat_at(dfd, slash + 1, &p->st[i])
+                             : ls_stat_file(path, &p->st[i])) == 0;
     }
     if (dfd >= 0)
         close(dfd);
+}
+
+static void *stat_part_thread(void *arg)
+{
+    stat_part_run(arg);
+    return NULL;
+}
+
+struct ls_stat_job {
+    int nparts;
+    stat_part part[LS_STAT_THREADS];
+    pthread_t thread[LS_STAT_THREADS];
+    unsigned char started[LS_STAT_THREADS];
+};
+
+ls_stat_job *ls_stat_start(const char *const *paths, size_t n, ls_stat *st,
+                           unsigned char *ok)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t parts = (n + LS_STAT_MIN_PART - 1) / LS_STAT_MIN_PART;
+    if (cpus > 0 && parts > (size_t)cpus)
+        parts = (size_t)cpus;
+    if (parts > LS_STAT_THREADS)
+        parts = LS_STAT_THREADS;
+    ls_stat_job *job = parts ? calloc(1, sizeof *job) : NULL;
+    if (!job) {
+        stat_part p = {paths, n, st, ok};
+        stat_part_run(&p);
+        return NULL;
+    }
+    job->nparts = (int)parts;
+    for (size_t k = 0; k < parts; k++) {
+        size_t lo = n * k / parts, hi = n * (k + 1) / parts;
+        job->part[k] = (stat_part){paths + lo, hi - lo, st + lo, ok + lo};
+        job->started[k] = pthread_create(&job->thread[k], NULL,
+                                         stat_part_thread,
+                                         &job->part[k]) == 0;
+    }
+    return job;
+}
+
+void ls_stat_wait(ls_stat_job *job)
+{
+    if (!job)
+        return;
+    for (int k = 0; k < job->nparts; k++) {
+        if (job->started[k])
+            pthread_join(job->thread[k], NULL);
+        else
+            stat_part_run(&job->part[k]);  /* no thread: here, now */
+    }
+    free(job);
+}
+
+void ls_stat_files(const char *const *paths, size_t n, ls_stat *st,
+                   unsigned char *ok)
+{
+    ls_stat_wait(ls_stat_start(paths, n, st, ok));
 }
 
 int ls_read_file(const char *path, uint8_t **data, size_t *len,

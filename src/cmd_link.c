@@ -6,7 +6,7 @@
  * When the output image already exists and parses (every section checksum
  * checked), the link is incremental: its compressed chunks whose blocks
  * all come out with identical code and relocations are copied instead of
- * recompressed (img_link_ex).  A damaged or older-format image is simply
+ * recompressed (img_link_fd).  A damaged or older-format image is simply
  * not reused.  The image's lock (IMAGE.lock) is held from reading the old
  * image to renaming the new one; a second writer waits up to 60 s.
  *
@@ -16,7 +16,8 @@
  * the old image was linked from it is the old image's block
  * (img_link_opts.from_old: nothing of it is built here, and its code never
  * leaves the old compressed chunk unless its chunk must be rewritten).
- * Only stat remains per unchanged object.  The result is the same image
+ * Only stat remains per unchanged object, and those stats run in threads
+ * while the old image is read (obj_stats).  The result is the same image
  * as when every object is read. */
 #include <ctype.h>
 #include <fcntl.h>
@@ -81,7 +82,7 @@ static int read_rsp(const char *path, names *l, aotb_diag *d)
 }
 
 /* The previous link of the same image: the old image (its compressed
- * chunks are reused, img_link_ex) and its linkstate sidecar (objects whose
+ * chunks are reused, img_link_fd) and its linkstate sidecar (objects whose
  * file status it still matches are taken from the old image unread). */
 typedef struct prev_link {
     uint8_t *olddata;      /* mapped (mapped = 1) or malloc'd */
@@ -167,7 +168,7 @@ static int same_stat(const ls_stat *a, const ls_stat *b)
 }
 
 /* Object `path' from the old image if the linkstate vouches for it: its
- * entry, with pl->from_old[i] and pl->features[i] set (img_link_ex takes
+ * entry, with pl->from_old[i] and pl->features[i] set (img_link_fd takes
  * everything else from the old block; objs[i] stays zero), or NULL (read
  * the file instead). */
 static const ls_entry *from_old(prev_link *pl, size_t i, const char *path,
@@ -189,11 +190,69 @@ static const ls_entry *from_old(prev_link *pl, size_t i, const char *path,
     return e;
 }
 
+/* The objects' file status.  When a previous link left an image and a
+ * link state, the stats are started (ls_stat_start) before the old image
+ * is read and checked, and run meanwhile: on a relink they are most of
+ * the time, and that work hides part of them. */
+typedef struct obj_stats {
+    ls_stat *st;
+    unsigned char *have;   /* have[i]: st[i] is set */
+    ls_stat_job *job;
+    int taken;             /* started, or done */
+} obj_stats;
+
+static void obj_stats_alloc(obj_stats *os, size_t n)
+{
+    os->st = xcalloc(n, sizeof *os->st);
+    os->have = xcalloc(n, 1);
+}
+
+static void obj_stats_start(obj_stats *os, const char *out, const names *in)
+{
+    memset(os, 0, sizeof *os);
+    char *lsp = ls_sidecar_path(out);
+    int likely = lsp && access(out, F_OK) == 0 && access(lsp, F_OK) == 0;
+    free(lsp);
+    if (!likely)
+        return;
+    obj_stats_alloc(os, in->n);
+    if (os->st && os->have) {
+        os->job = ls_stat_start((const char *const *)in->v, in->n, os->st,
+                                os->have);
+        os->taken = 1;
+    }
+}
+
+/* Waits for the stats, taking them now if they were not started; 0, or -1
+ * when out of memory. */
+static int obj_stats_get(obj_stats *os, const names *in)
+{
+    ls_stat_wait(os->job);
+    os->job = NULL;
+    if (!os->taken) {
+        if (!os->st || !os->have)
+            obj_stats_alloc(os, in->n);
+        if (!os->st || !os->have)
+            return -1;
+        ls_stat_files((const char *const *)in->v, in->n, os->st, os->have);
+        os->taken = 1;
+    }
+    return 0;
+}
+
+static void obj_stats_free(obj_stats *os)
+{
+    ls_stat_wait(os->job);    /* the threads write into st and have */
+    free(os->st);
+    free(os->have);
+    memset(os, 0, sizeof *os);
+}
+
 /* Fills objs[i] for every input read, or marks it as taken from the old
  * image (pl->from_old); records each object's status in pl->next.  Returns 1 if
  * some object could not be read (messages in d), else 0. */
-static int read_objects(prev_link *pl, const names *in, obj_file *objs,
-                        unsigned char *ok, aotb_diag *d)
+static int read_objects(prev_link *pl, const names *in, obj_stats *os,
+                        obj_file *objs, unsigned char *ok, aotb_diag *d)
 {
     int bad = 0;
     if (pl->prev.n) {
@@ -207,16 +266,14 @@ static int read_objects(prev_link *pl, const names *in, obj_file *objs,
     /* One record per object: sized once, not grown by doubling. */
     pl->next.v = xcalloc(in->n, sizeof *pl->next.v);
     pl->next.cap = pl->next.v ? in->n : 0;
-    /* With a link state, stat every object first (ls_stat_files is the
-     * cheapest way); objects read get the status of the file they read
-     * from fstat (ls_read_file), so a full link needs no stat by path. */
-    ls_stat *sts = NULL;
-    unsigned char *have = NULL;
-    if (pl->prev.n) {
-        sts = xcalloc(in->n, sizeof *sts);
-        have = xcalloc(in->n, 1);
-        if (sts && have)
-            ls_stat_files((const char *const *)in->v, in->n, sts, have);
+    /* With a link state, every object is stat'ed (obj_stats); objects
+     * read get the status of the file they read from fstat (ls_read_file),
+     * so a full link needs no stat by path. */
+    const ls_stat *sts = NULL;
+    const unsigned char *have = NULL;
+    if (obj_stats_get(os, in) == 0 && pl->prev.n) {
+        sts = os->st;
+        have = os->have;
     }
     for (size_t i = 0; i < in->n; i++) {
         const char *path = in->v[i];
@@ -254,8 +311,6 @@ static int read_objects(prev_link *pl, const names *in, obj_file *objs,
         if (r != 0)
             pl->next_oom = 1;
     }
-    free(sts);
-    free(have);
     return bad;
 }
 
@@ -281,6 +336,34 @@ static void write_state(prev_link *pl, const char *out,
     diag_free(&w);
     buf_free(&b);
     free(lsp);
+}
+
+/* Links into a temporary next to out, fsynced and renamed into place only
+ * when the whole link succeeded, then writes the link state. */
+static int write_image(prev_link *pl, const names *in, const obj_file *objs,
+                       const char *out, img_link_stats *st, aotb_diag *d)
+{
+    img_link_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.old = pl->have_old ? &pl->old : NULL;
+    lo.from_old = pl->from_old;
+    lo.from_old_features = pl->features;
+    char *tmp;
+    int fd = file_tmp_open(out, &tmp, d);
+    if (fd < 0)
+        return -1;
+    uint64_t len;
+    if (img_link_fd(objs, (const char *const *)in->v, in->n, &lo, st, fd, out,
+                    &len, d) != 0) {
+        file_tmp_abort(fd, tmp);
+        return -1;
+    }
+    free(st->fresh);
+    st->fresh = NULL;
+    if (file_tmp_commit(fd, tmp, out, 1, d) != 0)
+        return -1;
+    write_state(pl, out, st->root);
+    return 0;
 }
 
 int cmd_link(int argc, char **argv)
@@ -331,22 +414,14 @@ int cmd_link(int argc, char **argv)
     int lock = file_lock(out, 60000, &d);
     if (lock >= 0) {
         prev_link pl;
+        obj_stats os;
+        obj_stats_start(&os, out, &in);
         prev_open(&pl, out);
-        int bad = read_objects(&pl, &in, objs, ok, &d);
-        buf image = {0};
+        int bad = read_objects(&pl, &in, &os, objs, ok, &d);
+        obj_stats_free(&os);
         img_link_stats st;
-        img_link_opts lo;
-        memset(&lo, 0, sizeof lo);
-        lo.old = pl.have_old ? &pl.old : NULL;
-        lo.from_old = pl.from_old;
-        lo.from_old_features = pl.features;
-        lo.write_path = out;         /* file_write_atomic, from the pieces */
-        if (!bad &&
-            img_link_ex(objs, (const char *const *)in.v, in.n, &lo, &st,
-                        &image, &d) == 0) {
-            free(st.fresh);
+        if (!bad && write_image(&pl, &in, objs, out, &st, &d) == 0) {
             rc = 0;
-            write_state(&pl, out, st.root);
             /* For tests and curious users (man/aotb.1). */
             if (getenv("AOTB_LINK_STATS"))
                 fprintf(stderr, "aotb link: %s: %zu objects: %zu read, "
@@ -355,7 +430,6 @@ int cmd_link(int argc, char **argv)
                         out, in.n, in.n - pl.reused, pl.reused, st.chunks,
                         st.chunks_reused);
         }
-        buf_free(&image);
         prev_close(&pl);
         file_unlock(lock);
     }

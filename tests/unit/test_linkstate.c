@@ -1,6 +1,6 @@
 /* test_linkstate.c: the link-state sidecar (elfimage/linkstate.c): format
  * and parse round trip, every rejection, lookups, the racy-entry rule,
- * stat; and the link side: img_block_obj gives back the objects an image
+ * stat, alone and of many paths in parallel; and the link side: img_block_obj gives back the objects an image
  * was linked from, and a link that takes unchanged objects from the old
  * image (img_link_opts.from_old) writes the same bytes as one given every
  * object. */
@@ -304,6 +304,73 @@ static void test_racy_and_stat(void)
     char *sc = ls_sidecar_path("x/p.aot");
     CU_ASSERT_STRING_EQUAL(sc, "x/p.aot.linkstate");
     free(sc);
+}
+
+/* ls_stat_start splits the paths between threads, each with its own
+ * directory descriptor: every path must get what stat by path gives, in
+ * its own slot, whichever share it falls in and however the directories
+ * alternate.  The sizes are also checked against what was written. */
+static void test_stat_many(void)
+{
+    enum { N = 3 * LS_STAT_MIN_PART + 7 };
+    char dir[2][512];
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir[k], sizeof dir[k], "%s/d%d", tu_tmpdir(), k);
+        CU_ASSERT_EQUAL_FATAL(mkdir(dir[k], 0755), 0);
+    }
+    char **paths = calloc(N, sizeof *paths);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(paths);
+    for (size_t i = 0; i < N; i++) {
+        /* Runs of 500 in one directory, then the other. */
+        const char *dn = dir[(i / 500) % 2];
+        char p[600];
+        snprintf(p, sizeof p, "%s/%zu.o", dn, i);
+        paths[i] = strdup(p);
+        if (i % 97 == 5)
+            continue;                           /* missing */
+        if (i % 101 == 7) {
+            CU_ASSERT_EQUAL(mkdir(p, 0755), 0); /* not a regular file */
+            continue;
+        }
+        FILE *f = fopen(p, "wb");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        fwrite("0123456789abc", 1, i % 13, f);
+        fclose(f);
+    }
+    ls_stat *st = calloc(N, sizeof *st);
+    unsigned char *ok = calloc(N, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ok);
+    memset(ok, 2, N);
+    ls_stat_wait(ls_stat_start((const char *const *)paths, N, st, ok));
+    size_t bad = 0;
+    for (size_t i = 0; i < N; i++) {
+        ls_stat want;
+        int exists = ls_stat_file(paths[i], &want) == 0;
+        int regular = i % 97 != 5 && i % 101 != 7;
+        if (ok[i] != regular || exists != regular ||
+            (regular && (st[i].size != i % 13 || st[i].size != want.size ||
+                         st[i].ino != want.ino || st[i].dev != want.dev ||
+                         st[i].mtime_ns != want.mtime_ns ||
+                         st[i].ctime_ns != want.ctime_ns)))
+            bad++;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    /* The synchronous form gives the same; nothing to wait for is fine. */
+    ls_stat *st2 = calloc(N, sizeof *st2);
+    unsigned char *ok2 = calloc(N, 1);
+    ls_stat_files((const char *const *)paths, N, st2, ok2);
+    CU_ASSERT_EQUAL(memcmp(ok, ok2, N), 0);
+    CU_ASSERT_EQUAL(memcmp(st, st2, N * sizeof *st), 0);
+    ls_stat_wait(NULL);
+    ls_stat_wait(ls_stat_start((const char *const *)paths, 0, st, ok));
+    for (size_t i = 0; i < N; i++)
+        free(paths[i]);
+    free(paths);
+    free(st);
+    free(ok);
+    free(st2);
+    free(ok2);
 }
 
 /* ---- the link side ----------------------------------------------------- */
@@ -631,6 +698,7 @@ static CU_TestInfo tests[] = {
     {"malformed sidecars rejected", test_rejects},
     {"lookups in and out of order", test_find_order},
     {"racy entries and stat", test_racy_and_stat},
+    {"stat of many paths in parallel", test_stat_many},
     {"img_block_obj gives the objects back", test_block_obj},
     {"relink from the old image == relink reading all", test_relink_same_bytes},
     CU_TEST_INFO_NULL,
