@@ -338,8 +338,11 @@ static void write_state(prev_link *pl, const char *out,
     free(lsp);
 }
 
-/* Links into a temporary next to out, fsynced and renamed into place only
- * when the whole link succeeded, then writes the link state. */
+/* Links into a temporary next to out, renamed into place only when the
+ * whole link succeeded.  The link state is written while the image goes
+ * to disk (sync_file_range starts that; the fsync of file_tmp_commit then
+ * waits for less).  It names the new image by its root checksum, so if
+ * the rename fails, or a crash comes first, it is simply not used. */
 static int write_image(prev_link *pl, const names *in, const obj_file *objs,
                        const char *out, img_link_stats *st, aotb_diag *d)
 {
@@ -360,10 +363,9 @@ static int write_image(prev_link *pl, const names *in, const obj_file *objs,
     }
     free(st->fresh);
     st->fresh = NULL;
-    if (file_tmp_commit(fd, tmp, out, 1, d) != 0)
-        return -1;
+    (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* fsync checks */
     write_state(pl, out, st->root);
-    return 0;
+    return file_tmp_commit(fd, tmp, out, 1, d);
 }
 
 int cmd_link(int argc, char **argv)
