@@ -29,6 +29,7 @@
 #include <glob.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,82 +77,88 @@ int ls_stat_file(const char *path, ls_stat *out)
     return stat_at(AT_FDCWD, path, out);
 }
 
-/* One thread's share of ls_stat_start: consecutive paths (so mostly one
- * directory), each looked up by name in its directory (fstatat), which
- * is opened once: that saves part of the path walks that are most of a
- * relink's time.  Every share opens the directory itself: threads that
- * shared one descriptor would contend on its reference count. */
-typedef struct stat_part {
+/* ls_stat_start's work: the paths in slices of LS_STAT_SLICE, which the
+ * threads, and the caller once it waits, take in turn from `next', so
+ * that nobody idles while slices remain.  Each path is looked up by name
+ * in its directory (fstatat), which each taker opens once for consecutive
+ * paths in it: that saves part of the path walks that are most of a
+ * relink's time.  Every taker has its own directory descriptor: threads
+ * that shared one would contend on its reference count. */
+struct ls_stat_job {
     const char *const *paths;
     size_t n;
     ls_stat *st;
     unsigned char *ok;
-} stat_part;
+    atomic_size_t next;         /* first path of the next slice */
+    int nthreads;
+    pthread_t thread[LS_STAT_THREADS];
+};
 
-static void stat_part_run(const stat_part *p)
+typedef struct stat_dir {
+    int fd;
+    const char *dir;            /* fd's directory: dir[0..len) */
+    size_t len;
+} stat_dir;
+
+static void stat_one(stat_dir *sd, const char *path, ls_stat *st,
+                     unsigned char *ok)
 {
-    int dfd = -1;
-    const char *dir = NULL;     /* dfd's directory: dir[0..dirlen) */
-    size_t dirlen = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        const char *path = p->paths[i], *slash = strrchr(path, '/');
-        size_t dl = slash ? (size_t)(slash - path) : 0;
-        if (dl == 0) {
-            p->ok[i] = ls_stat_file(path, &p->st[i]) == 0;
-            continue;
-        }
-        if (!dir || dl != dirlen || memcmp(dir, path, dl) != 0) {
-            if (dfd >= 0)
-                close(dfd);
-            char *d = strndup(path, dl);
-            dfd = d ? open(d, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-            free(d);
-            dir = path;
-            dirlen = dl;
-        }
-        p->ok[i] = (dfd >= 0 ? stat_at(dfd, slash + 1, &p->st[i])
-                             : ls_stat_file(path, &p->st[i])) == 0;
+    const char *slash = strrchr(path, '/');
+    size_t dl = slash ? (size_t)(slash - path) : 0;
+    if (dl == 0) {
+        *ok = ls_stat_file(path, st) == 0;
+        return;
     }
-    if (dfd >= 0)
-        close(dfd);
+    if (!sd->dir || dl != sd->len || memcmp(sd->dir, path, dl) != 0) {
+        if (sd->fd >= 0)
+            close(sd->fd);
+        char *d = strndup(path, dl);
+        sd->fd = d ? open(d, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        free(d);
+        sd->dir = path;
+        sd->len = dl;
+    }
+    *ok = (sd->fd >= 0 ? stat_at(sd->fd, slash + 1, st)
+                       : ls_stat_file(path, st)) == 0;
 }
 
-static void *stat_part_thread(void *arg)
+static void *stat_slices(void *arg)
 {
-    stat_part_run(arg);
+    ls_stat_job *job = arg;
+    stat_dir sd = {-1, NULL, 0};
+    for (;;) {
+        size_t lo = atomic_fetch_add(&job->next, LS_STAT_SLICE);
+        if (lo >= job->n)
+            break;
+        size_t hi = job->n - lo < LS_STAT_SLICE ? job->n : lo + LS_STAT_SLICE;
+        for (size_t i = lo; i < hi; i++)
+            stat_one(&sd, job->paths[i], &job->st[i], &job->ok[i]);
+    }
+    if (sd.fd >= 0)
+        close(sd.fd);
     return NULL;
 }
-
-struct ls_stat_job {
-    int nparts;
-    stat_part part[LS_STAT_THREADS];
-    pthread_t thread[LS_STAT_THREADS];
-    unsigned char started[LS_STAT_THREADS];
-};
 
 ls_stat_job *ls_stat_start(const char *const *paths, size_t n, ls_stat *st,
                            unsigned char *ok)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t parts = (n + LS_STAT_MIN_PART - 1) / LS_STAT_MIN_PART;
-    if (cpus > 0 && parts > (size_t)cpus)
-        parts = (size_t)cpus;
-    if (parts > LS_STAT_THREADS)
-        parts = LS_STAT_THREADS;
-    ls_stat_job *job = parts ? calloc(1, sizeof *job) : NULL;
+    size_t threads = n / LS_STAT_MIN_PART;
+    if (cpus > 0 && threads > (size_t)cpus)
+        threads = (size_t)cpus;
+    if (threads > LS_STAT_THREADS)
+        threads = LS_STAT_THREADS;
+    ls_stat_job *job = calloc(1, sizeof *job);
     if (!job) {
-        stat_part p = {paths, n, st, ok};
-        stat_part_run(&p);
+        ls_stat_job here = {paths, n, st, ok, 0, 0, {0}};
+        stat_slices(&here);
         return NULL;
     }
-    job->nparts = (int)parts;
-    for (size_t k = 0; k < parts; k++) {
-        size_t lo = n * k / parts, hi = n * (k + 1) / parts;
-        job->part[k] = (stat_part){paths + lo, hi - lo, st + lo, ok + lo};
-        job->started[k] = pthread_create(&job->thread[k], NULL,
-                                         stat_part_thread,
-                                         &job->part[k]) == 0;
-    }
+    *job = (ls_stat_job){paths, n, st, ok, 0, 0, {0}};
+    for (size_t k = 0; k < threads; k++)
+        if (pthread_create(&job->thread[job->nthreads], NULL, stat_slices,
+                           job) == 0)
+            job->nthreads++;
     return job;
 }
 
@@ -159,12 +166,9 @@ void ls_stat_wait(ls_stat_job *job)
 {
     if (!job)
         return;
-    for (int k = 0; k < job->nparts; k++) {
-        if (job->started[k])
-            pthread_join(job->thread[k], NULL);
-        else
-            stat_part_run(&job->part[k]);  /* no thread: here, now */
-    }
+    stat_slices(job);               /* what is left, alongside the threads */
+    for (int k = 0; k < job->nthreads; k++)
+        pthread_join(job->thread[k], NULL);
     free(job);
 }
 

@@ -69,16 +69,18 @@ void ls_stat_files(const char *const *paths, size_t n, ls_stat *st,
                    unsigned char *ok);
 
 /* ls_stat_files in the background, so that the caller can do other work
- * meanwhile: the paths are split between up to LS_STAT_THREADS threads
- * (one per LS_STAT_MIN_PART paths, at most one per CPU), because on a
+ * meanwhile: up to LS_STAT_THREADS threads (one per LS_STAT_MIN_PART
+ * paths, at most one per CPU) take slices of LS_STAT_SLICE paths in turn,
+ * and ls_stat_wait takes what is left alongside them, because on a
  * relink of thousands of objects these stats are most of the time and
  * the kernel runs them in parallel.  paths, st and ok must stay valid and
  * untouched until ls_stat_wait, which every start must be paired with.
  * Returns the job, or NULL when it did the stats at once (out of memory);
- * a share whose thread could not start is done by ls_stat_wait. */
+ * with no thread started, ls_stat_wait does them all. */
 typedef struct ls_stat_job ls_stat_job;
 #define LS_STAT_THREADS 4
 #define LS_STAT_MIN_PART 1024
+#define LS_STAT_SLICE 256
 ls_stat_job *ls_stat_start(const char *const *paths, size_t n, ls_stat *st,
                            unsigned char *ok);
 /* Waits for the job's stats (NULL: nothing to wait for) and frees it. */
