@@ -223,13 +223,16 @@ static void obj_stats_start(obj_stats *os, const char *out, const names *in)
     }
 }
 
-/* Waits for the stats, taking them now if they were not started; 0, or -1
- * when out of memory. */
-static int obj_stats_get(obj_stats *os, const names *in)
+/* Waits for the stats, taking them now if they are needed (there is a
+ * link state to compare them with) and were not started; 0, or -1 when
+ * they are not there. */
+static int obj_stats_get(obj_stats *os, const names *in, int needed)
 {
     ls_stat_wait(os->job);
     os->job = NULL;
     if (!os->taken) {
+        if (!needed)
+            return -1;
         if (!os->st || !os->have)
             obj_stats_alloc(os, in->n);
         if (!os->st || !os->have)
@@ -271,7 +274,7 @@ static int read_objects(prev_link *pl, const names *in, obj_stats *os,
      * so a full link needs no stat by path. */
     const ls_stat *sts = NULL;
     const unsigned char *have = NULL;
-    if (obj_stats_get(os, in) == 0 && pl->prev.n) {
+    if (obj_stats_get(os, in, pl->prev.n != 0) == 0 && pl->prev.n) {
         sts = os->st;
         have = os->have;
     }
