@@ -7,7 +7,9 @@
  * every point because a block is straight-line code, so every exit writes
  * back exactly the registers that changed before it.  A self loop keeps
  * its registers across iterations and small ones are unrolled, with some
- * bounds checks done once per group of iterations (gen_self_loop). */
+ * bounds checks done once per group of iterations (gen_self_loop).  Guest
+ * calls and rets are host calls and rets, for the return predictor (see
+ * cg_compile_runtime). */
 #include "codegen.h"
 
 #include <inttypes.h>
@@ -18,11 +20,15 @@
 #include "cg_block.h"
 #include "runtime.h"
 
-#define CG_VERSION 6   /* 2: call records host return addresses; 3: fault
+#define CG_VERSION 7   /* 2: call records host return addresses; 3: fault
                         * addresses in cache registers, deferred loop
                         * compares; 4: the return stack depth lives in r13;
                         * 5: ret leaves cpu->pc to the return lookup;
-                        * 6: small self loops unrolled */
+                        * 6: small self loops unrolled; 7: host calls */
+
+/* Host calls: at most this many host frames (8 bytes each) below the
+ * caller of enter; the return predictor of a CPU holds far fewer. */
+#define HOST_FRAMES 256
 
 /* Host registers that cache guest registers, in allocation order. */
 const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
@@ -354,10 +360,16 @@ static void gen_term(cg_state *s)
         }
         x86_jmp_sym(c, CG_TGT_BLOCK, t->other);
         break;
-    case IR_T_CALL:
+    case IR_T_CALL: {
         x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_R13, X86_RBX,
                CPU_OFF_RCAP);
         cgb_jcc_cold(s, X86_CC_AE, COLD_CALLSTACK, 0);
+        /* Host calls (see cg_compile_runtime): past HOST_FRAMES host
+         * frames, they are all dropped (deep, below). */
+        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RSP, X86_RBX,
+               CPU_OFF_HLIM);
+        uint32_t to_deep = x86_jcc32_fwd(c, X86_CC_BE);
+        uint32_t back = x86_here(c);
         x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
         if (x86_fits_i32((int64_t)t->other)) {
             x86_rmx(c, OPC_MOVL_EvIz | P_REXW, 0, X86_RCX, X86_R13, 3, 0);
@@ -372,18 +384,25 @@ static void gen_term(cg_state *s)
         x86_lea_sym(c, X86_RDX, CG_TGT_BLOCK, t->other);
         x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_R13, 3, 0);
         x86_arith_ri(c, ARITH_ADD, X86_R13, 1);
-        x86_jmp_sym(c, CG_TGT_BLOCK, t->target);
+        /* A host call, so that the matching ret is a host ret, which the
+         * CPU predicts; it returns to the jmp to R's code. */
+        x86_call_sym(c, CG_TGT_BLOCK, t->target);
+        x86_jmp_sym(c, CG_TGT_BLOCK, t->other);
+        /* deep: back to no host frames but the sentinel. */
+        x86_patch32(c, to_deep, x86_here(c));
+        x86_ld(c, X86_RSP, X86_RBX, CPU_OFF_HRSP);
+        x86_rm(c, OPC_GRP5, EXT5_PUSH_Ev, X86_RBX, CPU_OFF_HSENT);
+        x86_jmp_back(c, back);
         break;
+    }
     case IR_T_RET:
         x86_rr(c, OPC_TEST_EvGv | P_REXW, X86_R13, X86_R13);
         cgb_jcc_cold(s, X86_CC_E, COLD_RET, 0);
         x86_arith_ri(c, ARITH_SUB, X86_R13, 1);
-        /* Straight to the code the matching call recorded (cpu.h: the
-         * entry is a link-time address, or the return lookup, which finds
-         * the return pc in the return stack, after rt_run changed code
-         * maps). */
-        x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
-        x86_rmx(c, OPC_GRP5, EXT5_JMPN_Ev, X86_RCX, X86_R13, 3, 0);
+        /* To the jmp after the matching host call, or to the sentinel
+         * when that call was made before this entry (see
+         * cg_compile_runtime). */
+        x86_op(c, OPC_RET, X86_NOREG);
         break;
     case IR_T_JMPREG:
         /* The target goes through the dispatcher's lookup: guest data never
@@ -898,7 +917,35 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
     x86_ld(out, X86_R12, X86_RBX, CPU_OFF_MEM);
     x86_ld(out, X86_R13, X86_RBX, CPU_OFF_RSP);
     x86_ld(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
+    /* Host calls: a guest call is a host call to the callee's code and a
+     * guest ret a host ret, which the CPU's return predictor gets right,
+     * where an indirect jmp through hstack often missed.  Each host frame
+     * is the return address of the host call of one guest frame pushed
+     * since this entry, in order, so a ret always pops its own call's
+     * frame; below them is the sentinel, reached by a ret of a frame
+     * pushed before this entry: it arms itself again and goes through
+     * hstack as before.  rt_run calls enter and exit resets rsp, so
+     * stops, faults and lookups drop the host frames; so does a call
+     * with HOST_FRAMES of them already (hlim).  hstack stays filled for
+     * the sentinel. */
+    x86_st(out, X86_RSP, X86_RBX, CPU_OFF_HRSP);
+    x86_enc(out, OPC_LEA | P_REXW, X86_RAX, X86_RSP, X86_NOREG, 0,
+            -8 * HOST_FRAMES, X86_F_MEM);
+    x86_st(out, X86_RAX, X86_RBX, CPU_OFF_HLIM);
+    x86_enc(out, OPC_LEA | P_REXW, X86_RAX, X86_NOREG, X86_NOREG, 0, 0,
+            X86_F_RIP);
+    x86_imm32(out, 0);
+    uint32_t sent_lea = x86_here(out);  /* patched: the sentinel */
+    x86_st(out, X86_RAX, X86_RBX, CPU_OFF_HSENT);
+    x86_op(out, OPC_PUSH_r, X86_RAX);
     x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RSI);
+
+    /* The sentinel (r13 already decremented by the ret). */
+    uint32_t sentinel = x86_here(out);
+    x86_patch32(out, sent_lea, sentinel);
+    x86_rm(out, OPC_GRP5, EXT5_PUSH_Ev, X86_RBX, CPU_OFF_HSENT);
+    x86_ld(out, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
+    x86_rmx(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RCX, X86_R13, 3, 0);
 
     /* lookup(pc in cpu->pc): probes the hash table rt_run put in the cpu
      * struct (see rt_slot in runtime.h) and jumps to the block on a hit,
@@ -950,6 +997,7 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
 
     out->defs[out->ndefs].sym = CG_RT_EXIT;
     out->defs[out->ndefs++].offset = x86_here(out);
+    x86_ld(out, X86_RSP, X86_RBX, CPU_OFF_HRSP);        /* no host frames */
     x86_st(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
     x86_st(out, X86_R13, X86_RBX, CPU_OFF_RSP);
     x86_rm(out, OPC_MOVL_GvEv, X86_RAX, X86_RBX, CPU_OFF_STATUS);

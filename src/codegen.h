@@ -10,7 +10,10 @@
  * Enter loads r13 and r14 from the cpu struct, exit stores them back: a
  * call and its ret keep the depth in a register, with no store-to-load
  * round trip through memory between them.
- *   rsp is never touched by block code; blocks never call anything.
+ *   rsp: a guest call is a host call to the callee's code (and a guest
+ *   ret a host ret), at most HOST_FRAMES deep below a sentinel frame that
+ *   enter pushes; exit restores rsp, so every stop leaves the host stack
+ *   as enter found it.  Blocks call nothing else.
  * A block starts with the budget check (sub r14,1; jb -> stop with
  * AOTB_ST_BUDGET and pc = this block).  To stop, code stores status, pc and
  * info into the cpu struct and jumps to aotb_rt_exit.  To continue at a

@@ -48,12 +48,20 @@ typedef struct aotb_cpu {
     uint64_t lkp_shift;
     /* The host side of the return stack: call stores, next to the guest
      * return pc in rstack[i], the host address of that pc's code (a
-     * link-time relocation, never guest data) in hstack[i]; ret jumps
-     * straight there.  The entries below rsp belong to the code map whose
+     * link-time relocation, never guest data) in hstack[i]; a ret whose
+     * call was made in an earlier entry jumps straight there (the others
+     * return through host frames, codegen.c).  The entries below rsp belong to the code map whose
      * id is hstack_map (0: none); rt_run resets them to the return lookup
      * when it runs another map, so a stale address is never used. */
     const void **hstack;
     uint64_t hstack_map;
+    /* Private to the native code (codegen.c, "host calls"): the host stack
+     * pointer at entry, the lowest it may go before the host frames are
+     * dropped, and the address of the stub a host ret reaches when the
+     * frame it returns to was pushed before this entry. */
+    uint64_t hrsp;
+    uint64_t hlim;
+    const void *hsent;
 } aotb_cpu;
 
 /* Offsets used by the code generator (checked by static asserts in cpu.c). */
@@ -72,6 +80,9 @@ typedef struct aotb_cpu {
 #define CPU_OFF_LKP_MASK  2168
 #define CPU_OFF_LKP_SHIFT 2176
 #define CPU_OFF_HSTACK  2184
+#define CPU_OFF_HRSP    2200
+#define CPU_OFF_HLIM    2208
+#define CPU_OFF_HSENT   2216
 
 /* Sets up a CPU: registers 0, zeroed guest memory of memsize bytes (mapped
  * lazily, so 2^32 and more is fine), an empty return stack of

@@ -226,6 +226,12 @@ void x86_jmp_sym(cg_code *c, cg_target_kind kind, uint64_t target)
     rel32_sym(c, R_X86_64_PLT32, kind, target);
 }
 
+void x86_call_sym(cg_code *c, cg_target_kind kind, uint64_t target)
+{
+    x86_op(c, OPC_CALL_long, X86_NOREG);
+    rel32_sym(c, R_X86_64_PLT32, kind, target);
+}
+
 void x86_jcc_sym(cg_code *c, int cc, cg_target_kind kind, uint64_t target)
 {
     x86_op(c, OPC_JCC_long + cc, X86_NOREG);

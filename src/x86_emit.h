@@ -57,6 +57,7 @@ enum {
 #define OPC_CMOVCC      (0x40 | P_EXT) /* + cc */
 #define OPC_JCC_long    (0x80 | P_EXT) /* + cc, rel32 */
 #define OPC_JCC_short   0x70           /* + cc, rel8 */
+#define OPC_CALL_long   0xe8
 #define OPC_JMP_long    0xe9
 #define OPC_JMP_short   0xeb
 #define OPC_GRP5        0xff           /* group 5, /ext */
@@ -74,7 +75,7 @@ enum { SHIFT_SHL = 4, SHIFT_SHR = 5, SHIFT_SAR = 7 };
 enum { EXT3_NOT = 2, EXT3_NEG = 3, EXT3_MUL = 4, EXT3_IMUL = 5, EXT3_DIV = 6,
        EXT3_IDIV = 7 };
 /* Group 5. */
-enum { EXT5_JMPN_Ev = 4 };
+enum { EXT5_JMPN_Ev = 4, EXT5_PUSH_Ev = 6 };
 
 /* Condition codes. */
 enum { X86_CC_O, X86_CC_NO, X86_CC_B, X86_CC_AE, X86_CC_E, X86_CC_NE,
@@ -138,8 +139,9 @@ void x86_reloc(cg_code *c, uint32_t off, uint32_t type, int64_t addend,
 /* lea reg, [rip + symbol]: placeholder + R_X86_64_PC32 relocation in one
  * step (the host address of a block, for the return stack). */
 void x86_lea_sym(cg_code *c, int reg, cg_target_kind kind, uint64_t target);
-/* jmp / jcc rel32 to a symbol: placeholder + relocation in one step. */
+/* jmp / call / jcc rel32 to a symbol: placeholder + relocation in one step. */
 void x86_jmp_sym(cg_code *c, cg_target_kind kind, uint64_t target);
+void x86_call_sym(cg_code *c, cg_target_kind kind, uint64_t target);
 void x86_jcc_sym(cg_code *c, int cc, cg_target_kind kind, uint64_t target);
 
 /* Forward branches inside one piece of code: emit with a zero placeholder,

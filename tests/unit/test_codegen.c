@@ -5,6 +5,7 @@
  * semantics table of ir-format.md. */
 #include <elf.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,137 @@ static void test_callstack_overflow(void)
     cpu_free(&cpu);
     /* the full default capacity */
     check_text("block 0 {\n addi r1, r1, 1\n call 0, 0x100\n}\n", NULL);
+}
+
+/* Host calls (codegen.c): a guest call is a host call, a guest ret a host
+ * ret, with at most HOST_FRAMES (256) host frames, and a sentinel for
+ * frames pushed before the current entry.  The recursion below returns
+ * to one of two blocks by the depth's parity, and each mixes r2 its own
+ * way, so a ret that reached the wrong frame changes r2.  Depths around
+ * and far past 256, run whole and resumed after every budget stop (so
+ * the rets of frames pushed by an earlier entry reach the sentinel). */
+static const char host_calls_text[] =
+    "entry 0x100\n"
+    "block 0x100 {\n movi r2, 0\n call 0x200, 0x110\n}\n"
+    "block 0x110 {\n ret\n}\n"
+    "block 0x200 {\n condjmp r1, 0x208, 0x220\n}\n"
+    "block 0x208 {\n slli r3, r1, 63\n condjmp r3, 0x210, 0x214\n}\n"
+    "block 0x210 {\n addi r1, r1, -1\n call 0x200, 0x230\n}\n"
+    "block 0x214 {\n addi r1, r1, -1\n call 0x200, 0x240\n}\n"
+    "block 0x220 {\n movi r2, 7\n ret\n}\n"
+    "block 0x230 {\n addi r1, r1, 1\n muli r2, r2, 3\n add r2, r2, r1\n"
+    " ret\n}\n"
+    "block 0x240 {\n addi r1, r1, 1\n muli r2, r2, 5\n xor r2, r2, r1\n"
+    " ret\n}\n";
+
+/* The same recursion in C: r2 for depth d. */
+static uint64_t host_calls_model(uint64_t d)
+{
+    if (d == 0)
+        return 7;
+    uint64_t r = host_calls_model(d - 1);
+    return d % 2 ? r * 3 + d : (r * 5) ^ d;
+}
+
+static void test_host_calls(void)
+{
+    static const uint64_t depths[] = {1, 2, 255, 256, 257, 258, 511, 512,
+                                      513, 1000, 3001};
+    static const uint64_t budgets[] = {1, 2, 3, 5, 64, 255, 256, 257, 700};
+    ir_program p;
+    aotb_diag d = {0};
+    CU_ASSERT_EQUAL_FATAL(ir_parse("host", host_calls_text,
+                                   strlen(host_calls_text), &p, &d), 0);
+    native_prog np;
+    CU_ASSERT_EQUAL_FATAL(native_build(&p, &np), 0);
+    size_t bad = 0;
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        uint64_t regs[2] = {0, depths[i]};
+        native_setup s = {.regs = regs, .nregs = 2};
+        aotb_cpu cpu;
+        /* whole: everything against the interpreter, r2 against C */
+        if (native_compare(&p, &s, &cpu) != 0) {
+            bad++;
+            continue;
+        }
+        if (cpu.status != AOTB_ST_RET || cpu.pc != 0x110 || cpu.rsp != 0 ||
+            cpu.r[2] != host_calls_model(depths[i]))
+            bad++;
+        cpu_free(&cpu);
+        /* resumed after every budget stop */
+        for (size_t k = 0; k < sizeof budgets / sizeof budgets[0]; k++) {
+            if (native_cpu_setup(&p, &s, &cpu) != 0) {
+                bad++;
+                continue;
+            }
+            uint64_t pc = p.entry, stops = 0;
+            for (;;) {
+                cpu.budget = budgets[k];
+                native_run(&np, &cpu, pc);
+                if (cpu.status != AOTB_ST_BUDGET || stops > 100000)
+                    break;
+                stops++;
+                pc = cpu.pc;
+            }
+            /* 3 blocks per level down, 1 up, 4 at the ends */
+            uint64_t blocks = 4 * depths[i] + 4;
+            if (cpu.status != AOTB_ST_RET || cpu.pc != 0x110 ||
+                cpu.rsp != 0 || cpu.r[2] != host_calls_model(depths[i]) ||
+                cpu.r[1] != depths[i] ||
+                stops != (blocks - 1) / budgets[k])
+                bad++;
+            cpu_free(&cpu);
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    native_free(&np);
+    ir_program_free(&p);
+    diag_free(&d);
+}
+
+/* The cap on host frames: 65,536 nested calls (a full return stack)
+ * would take 512 KB of host stack as host frames; run on a thread with a
+ * 128 KB stack they must still end in the callstack stop. */
+typedef struct deep_run {
+    const native_prog *np;
+    aotb_cpu *cpu;
+} deep_run;
+
+static void *deep_thread(void *arg)
+{
+    deep_run *r = arg;
+    native_run(r->np, r->cpu, 0);
+    return NULL;
+}
+
+static void test_host_frames_capped(void)
+{
+    static const char text[] = "block 0 {\n addi r1, r1, 1\n call 0, 0x100\n}\n";
+    ir_program p;
+    aotb_diag d = {0};
+    CU_ASSERT_EQUAL_FATAL(ir_parse("deep", text, strlen(text), &p, &d), 0);
+    native_prog np;
+    aotb_cpu cpu;
+    CU_ASSERT_EQUAL_FATAL(native_build(&p, &np), 0);
+    CU_ASSERT_EQUAL_FATAL(native_cpu_setup(&p, NULL, &cpu), 0);
+    pthread_attr_t a;
+    pthread_t t;
+    deep_run r = {&np, &cpu};
+    CU_ASSERT_EQUAL(pthread_attr_init(&a), 0);
+    CU_ASSERT_EQUAL(pthread_attr_setstacksize(&a, 128 * 1024), 0);
+    if (pthread_create(&t, &a, deep_thread, &r) == 0) {
+        pthread_join(t, NULL);
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_CALLSTACK);
+        CU_ASSERT_EQUAL(cpu.rsp, IR_RSTACK_ENTRIES);
+        CU_ASSERT_EQUAL(cpu.r[1], IR_RSTACK_ENTRIES + 1);
+    } else {
+        CU_FAIL("pthread_create");
+    }
+    pthread_attr_destroy(&a);
+    cpu_free(&cpu);
+    native_free(&np);
+    ir_program_free(&p);
+    diag_free(&d);
 }
 
 static void test_jmpreg(void)
@@ -1440,6 +1572,9 @@ static CU_TestInfo tests[] = {
     { "memfault with dirty cached registers", test_memfault_precise },
     { "budget in a native self loop", test_budget_self_loop },
     { "call and ret", test_call_ret },
+    { "host calls: deep, and resumed after budget stops", test_host_calls },
+    { "host calls: host frames capped (a 128 KB thread stack)",
+      test_host_frames_capped },
     { "callstack overflow", test_callstack_overflow },
     { "jmpreg to existing, missing, host-like pcs", test_jmpreg },
     { "missing direct targets", test_missing_targets },
