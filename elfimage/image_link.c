@@ -866,6 +866,10 @@ static void pass_write(link_ctx *c, sink *snk)
     }
     buf *hdr = &bufs[0], *idx = &bufs[1], *dat = &bufs[2], *sym = &bufs[3],
         *str = &bufs[4], *sums = &bufs[5], *shstr = &bufs[6], *deps = &bufs[7];
+    /* Sized once: these grow to tens of thousands of records. */
+    buf_reserve(idx, c->nblocks * IMG_INDEX_REC);
+    buf_reserve(sym, (c->nsyms + 1 + CG_RT_NUM) * sizeof(Elf64_Sym));
+    buf_reserve(str, (c->nsyms + CG_RT_NUM) * 26 + 1);
     build_header(c, hdr);
     build_index(c, idx);
     build_deps(c, deps);
