@@ -40,8 +40,14 @@ log () { printf '%s\n' "bench: $*" >&2; }
 # now: nanoseconds.  secs START END: the difference in seconds.
 now () { date +%s%N; }
 secs () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", (b - a) / 1e9 }'; }
-# timeit CMD...: seconds one run of CMD took (its output discarded).
+# timeit CMD...: seconds one run of the program CMD took (its output
+# discarded), from fork to wait (benchtool time), so that the start of a
+# date process (about 1 ms) is not counted in it.
 timeit () {
+    "$TOOL" time "$@" || { log "failed: $*"; exit 1; }
+}
+# timefn FUNCTION...: the same for a shell function, timed with date.
+timefn () {
     t0=$(now)
     "$@" >/dev/null 2>&1 || { log "failed: $*"; exit 1; }
     t1=$(now)
@@ -100,7 +106,7 @@ ninja_measure () {
     n=$1 k=$2
     full="" inc="" noop=""
     for r in $(seq "$REPS"); do
-        full="$full $(timeit ninja_full "$n")"
+        full="$full $(timefn ninja_full "$n")"
         inc="$inc $(ninja_changed "$n" "$k" "$r")"
         noop="$noop $(timeit ninja -C "$W/n$n/aot" aot-image)"
     done
@@ -264,8 +270,8 @@ printf 'block 0x1000 {\n    addi r1, r1, 1\n    store [r1 + 8], r1, u64\n    ret
 loop () { i=0; while [ $i -lt 200 ]; do "$@"; i=$((i + 1)); done; }
 tt="" ta=""
 for r in $(seq "$REPS"); do
-    tt="$tt $(timeit loop /bin/true)"
-    ta="$ta $(timeit loop "$AOTB" compile "$W/tiny.vir" -o "$W/tiny.o")"
+    tt="$tt $(timefn loop /bin/true)"
+    ta="$ta $(timefn loop "$AOTB" compile "$W/tiny.vir" -o "$W/tiny.o")"
 done
 tt=$(median $tt) ta=$(median $ta)
 r=$(ratio "$ta" "$tt")
@@ -281,6 +287,9 @@ end=$(date +%s)
     echo "$(nproc) cores, $(uname -m), aotb $("$AOTB" --version 2>/dev/null | head -1)."
     echo "Each time is the median of $REPS runs; each ratio compares two times"
     echo "measured side by side in this run. Took $((end - start)) s."
+    echo "A program's time runs from fork to wait (benchtool time); the Ninja"
+    echo "full builds and the 200-process loops, which are shell functions, are"
+    echo "timed with date."
     [ "$QUICK" = 1 ] && echo "BENCH_QUICK=1: smaller sizes than the targets name."
     echo
     echo "| target | measured | limit | result |"
