@@ -235,12 +235,23 @@ static int check_relocs(link_ctx *c, size_t i)
 static void pass_collect(link_ctx *c)
 {
     c->meta = c->n;
-    c->fp_from = c->n;
+    /* The image's fingerprint is that of the first object this aotb could
+     * have compiled, so that the objects an older (or newer) aotb compiled
+     * are the ones reported; with none, the first object is reported: its
+     * image could not be run by this aotb. */
+    c->fp_from = 0;
+    while (c->fp_from < c->n && !cg_fingerprint_compatible(o_fp(c, c->fp_from)))
+        c->fp_from++;
+    if (c->fp_from == c->n) {
+        c->fp_from = 0;
+        if (c->n > 0)
+            lerr(c, "%s: compiled by another aotb (fingerprint '%s'; this "
+                    "is aotb %s, codegen %d); recompile", c->names[0],
+                 o_fp(c, 0), AOTB_VERSION, cg_version());
+    }
     for (size_t i = 0; i < c->n; i++) {
         const img_block *x = old_of(c, i);
-        if (c->fp_from == c->n) {
-            c->fp_from = i;
-        } else if (strcmp(o_fp(c, i), o_fp(c, c->fp_from)) != 0) {
+        if (i != c->fp_from && strcmp(o_fp(c, i), o_fp(c, c->fp_from)) != 0) {
             lerr(c, "%s: compiled by a different aotb than %s; recompile "
                     "(fingerprint '%s', expected '%s')",
                  c->names[i], c->names[c->fp_from], o_fp(c, i),

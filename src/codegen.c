@@ -1055,6 +1055,11 @@ void cg_feature_names(uint32_t f, char *out, size_t size)
     }
 }
 
+int cg_version(void)
+{
+    return CG_VERSION;
+}
+
 int cg_fingerprint_compatible(const char *fp)
 {
     char prefix[64];

@@ -103,6 +103,8 @@ void cg_fingerprint(const cg_options *o, char *out, size_t size);
  * differ: they change the code, not its ABI).  Rebuild decisions compare
  * fingerprints exactly instead. */
 int cg_fingerprint_compatible(const char *fp);
+/* The code generator's version (in every fingerprint). */
+int cg_version(void);
 
 /* CPU features the generated code needs (CG_FEAT_* bits) and the host has. */
 #define CG_FEAT_X86_64  (1u << 0)   /* baseline x86-64 (SSE2, CMOV) */

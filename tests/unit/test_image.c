@@ -452,6 +452,39 @@ static void test_link_errors(void)
                                      "first is meta.o)"));
     CU_ASSERT(d.count >= 3);
     CU_ASSERT_PTR_NULL(out.data);
+    /* Objects another aotb compiled (codegen 1 is long gone): the link
+     * says so once, rather than making an image this aotb cannot run. */
+    diag_clear(&d);
+    set_free(&s);
+    static const char old_fp[] = "aotb 0.1.0 codegen 1 fold=0 features=x86-64";
+    add_meta(&s, 0x10, 0x1000);
+    add_fake(&s, 0x10, 8, 0x20);
+    add_fake(&s, 0x20, 8, 0x10);
+    for (size_t i = 0; i < s.n; i++)
+        snprintf(s.o[i].fingerprint, sizeof s.o[i].fingerprint, "%s", old_fp);
+    CU_ASSERT_EQUAL(link_set(&s, &out, &d), -1);
+    t = diag_text(&d);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "meta.o: compiled by another aotb "
+                                     "(fingerprint 'aotb 0.1.0 codegen 1 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "recompile"));
+    CU_ASSERT_EQUAL(d.count, 1);
+    CU_ASSERT_PTR_NULL(out.data);
+    /* One stale object, second or first: it is the one reported, against
+     * the first object this aotb could have compiled. */
+    static const struct { size_t stale; const char *msg; } one[] = {
+        {1, "10.o: compiled by a different aotb than meta.o; recompile"},
+        {0, "meta.o: compiled by a different aotb than 10.o; recompile"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        diag_clear(&d);
+        for (size_t i = 0; i < s.n; i++)
+            img_host_fingerprint(s.o[i].fingerprint, sizeof s.o[i].fingerprint);
+        snprintf(s.o[one[k].stale].fingerprint, sizeof s.o[0].fingerprint,
+                 "%s", old_fp);
+        CU_ASSERT_EQUAL(link_set(&s, &out, &d), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), one[k].msg));
+        CU_ASSERT_EQUAL(d.count, 1);
+    }
     /* A relocation outside the code. */
     diag_clear(&d);
     set_free(&s);
