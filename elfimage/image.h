@@ -148,12 +148,6 @@ typedef struct img_link_opts {
      * not looked at: it may be left zero.  NULL: objs[i].features (the
      * object from img_block_obj). */
     const uint32_t *from_old_features;
-    /* Write the image to this file straight from its pieces, instead of
-     * into out (which stays empty): img_link_fd into a temporary
-     * (file_tmp_open), fsynced and renamed into place once the link has
-     * succeeded (file_tmp_commit), so the chunks are not copied once more.
-     * NULL: into out. */
-    const char *write_path;
 } img_link_opts;
 
 typedef struct img_link_stats {
@@ -175,9 +169,10 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
  * into memory: the pieces go out with writev as they are, so the chunks
  * taken over from opts->old are written straight from the old image's bytes
  * and the whole image never sits in one buffer.  *len receives the bytes
- * written (with file_write_iov, the writer of write_path too, which is
- * not looked at here).  A failed write gives -1 + "PATH: cannot write:
- * reason"; what was written before an error is the caller's to discard. */
+ * written (with file_write_iov).  A failed write gives -1 + "PATH: cannot
+ * write: reason"; what was written before an error is the caller's to
+ * discard (aotb link and the builder write into a temporary, renamed into
+ * place only on success). */
 int img_link_fd(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, int fd,
                 const char *path, uint64_t *len, aotb_diag *d);

@@ -1083,36 +1083,11 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, buf *out,
                 aotb_diag *d)
 {
-    if (!opts || !opts->write_path) {
-        sink k = {.out = out, .fd = -1};
-        int rc = link_run(objs, names, n, opts, stats, &k, d);
-        if (rc != 0)
-            buf_free(out);
-        return rc;
-    }
-    /* write_path: img_link_fd into a temporary, fsynced and renamed into
-     * place only when the whole link succeeded. */
-    char *tmp;
-    int fd = file_tmp_open(opts->write_path, &tmp, d);
-    if (fd < 0) {
-        if (stats)
-            memset(stats, 0, sizeof *stats);
-        return -1;
-    }
-    uint64_t len;
-    if (img_link_fd(objs, names, n, opts, stats, fd, opts->write_path, &len,
-                    d) != 0) {
-        file_tmp_abort(fd, tmp);
-        return -1;
-    }
-    if (file_tmp_commit(fd, tmp, opts->write_path, 1, d) != 0) {
-        if (stats) {
-            free(stats->fresh);
-            stats->fresh = NULL;
-        }
-        return -1;
-    }
-    return 0;
+    sink k = {.out = out, .fd = -1};
+    int rc = link_run(objs, names, n, opts, stats, &k, d);
+    if (rc != 0)
+        buf_free(out);
+    return rc;
 }
 
 int img_link_fd(const obj_file *objs, const char *const *names, size_t n,
