@@ -201,10 +201,18 @@ typedef struct obj_stats {
     int taken;             /* started, or done */
 } obj_stats;
 
-static void obj_stats_alloc(obj_stats *os, size_t n)
+/* 0, or -1 with neither array kept (out of memory). */
+static int obj_stats_alloc(obj_stats *os, size_t n)
 {
     os->st = xcalloc(n, sizeof *os->st);
     os->have = xcalloc(n, 1);
+    if (os->st && os->have)
+        return 0;
+    free(os->st);
+    free(os->have);
+    os->st = NULL;
+    os->have = NULL;
+    return -1;
 }
 
 static void obj_stats_start(obj_stats *os, const char *out, const names *in)
@@ -215,8 +223,7 @@ static void obj_stats_start(obj_stats *os, const char *out, const names *in)
     free(lsp);
     if (!likely)
         return;
-    obj_stats_alloc(os, in->n);
-    if (os->st && os->have) {
+    if (obj_stats_alloc(os, in->n) == 0) {
         os->job = ls_stat_start((const char *const *)in->v, in->n, os->st,
                                 os->have);
         os->taken = 1;
@@ -231,11 +238,7 @@ static int obj_stats_get(obj_stats *os, const names *in, int needed)
     ls_stat_wait(os->job);
     os->job = NULL;
     if (!os->taken) {
-        if (!needed)
-            return -1;
-        if (!os->st || !os->have)
-            obj_stats_alloc(os, in->n);
-        if (!os->st || !os->have)
+        if (!needed || obj_stats_alloc(os, in->n) != 0)
             return -1;
         ls_stat_files((const char *const *)in->v, in->n, os->st, os->have);
         os->taken = 1;
