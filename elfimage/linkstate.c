@@ -148,13 +148,18 @@ ls_stat_job *ls_stat_start(const char *const *paths, size_t n, ls_stat *st,
         threads = (size_t)cpus;
     if (threads > LS_STAT_THREADS)
         threads = LS_STAT_THREADS;
-    ls_stat_job *job = calloc(1, sizeof *job);
-    if (!job) {
-        ls_stat_job here = {paths, n, st, ok, 0, 0, {0}};
+    ls_stat_job here, *job = calloc(1, sizeof *job);
+    ls_stat_job *j = job ? job : &here;
+    j->paths = paths;
+    j->n = n;
+    j->st = st;
+    j->ok = ok;
+    atomic_init(&j->next, 0);
+    j->nthreads = 0;
+    if (!job) {                     /* out of memory: all of it, now */
         stat_slices(&here);
         return NULL;
     }
-    *job = (ls_stat_job){paths, n, st, ok, 0, 0, {0}};
     for (size_t k = 0; k < threads; k++)
         if (pthread_create(&job->thread[job->nthreads], NULL, stat_slices,
                            job) == 0)
