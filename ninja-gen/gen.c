@@ -357,7 +357,7 @@ static int state_write(const char *outdir, const char *key,
     if (b.oom || !path)
         diag_add(d, "out of memory");
     else
-        rc = file_write_if_changed(path, b.data, b.len, d) < 0 ? -1 : 0;
+        rc = file_write_cache_if_changed(path, b.data, b.len, d) < 0 ? -1 : 0;
     free(path);
     buf_free(&b);
     return rc;

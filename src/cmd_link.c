@@ -330,13 +330,9 @@ static void write_state(prev_link *pl, const char *out,
     buf b = {0};
     memcpy(pl->next.root, root, IMG_SUM_SIZE);
     ls_format(&pl->next, &b);
-    /* The old link state is of the old image, so useless now: removed
-     * first, the new one is renamed onto no file, which ext4 does not
-     * take as a cue to write the new file's data out at once (about 1 ms
-     * for 10,000 objects).  A crash before the rename leaves no link
-     * state, which only means a full read next time. */
-    if (lsp)
-        (void)unlink(lsp);
+    /* file_write_cache removes the old one before its rename: a crash
+     * there leaves no link state, which only means a full read next
+     * time. */
     if (!lsp || pl->next_oom || b.oom)
         diag_add(&w, "%s%s: out of memory", out, LS_SUFFIX);
     else

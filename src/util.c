@@ -332,8 +332,13 @@ void file_tmp_abort(int fd, char *tmp)
     free(tmp);
 }
 
-int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
-                    aotb_diag *d)
+/* file_tmp_commit, and for a cache (drop_old) the old file removed just
+ * before the rename: ext4 takes a rename over an existing file as its cue
+ * to write the new file's data out at once (auto_da_alloc), about 1 ms for
+ * a file of 800 KB, while a rename onto no file leaves that to writeback.
+ * A crash in between leaves no cache, which only costs work. */
+static int tmp_commit(int fd, char *tmp, const char *path, int sync,
+                      int drop_old, aotb_diag *d)
 {
     if (fchmod(fd, 0644) != 0 || (sync && fsync(fd) != 0)) {
         diag_add(d, "%s: cannot write: %s", path, strerror(errno));
@@ -346,6 +351,8 @@ int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
         free(tmp);
         return -1;
     }
+    if (drop_old)
+        (void)unlink(path);
     if (rename(tmp, path) != 0) {
         diag_add(d, "%s: cannot rename into place: %s", path, strerror(errno));
         unlink(tmp);
@@ -356,8 +363,15 @@ int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
     return 0;
 }
 
+int file_tmp_commit(int fd, char *tmp, const char *path, int sync,
+                    aotb_diag *d)
+{
+    return tmp_commit(fd, tmp, path, sync, 0, d);
+}
+
+/* sync: fsync before the rename; cache: see tmp_commit. */
 static int write_atomic(const char *path, const void *data, size_t len,
-                        int sync, aotb_diag *d)
+                        int sync, int cache, aotb_diag *d)
 {
     char *tmp;
     int fd = file_tmp_open(path, &tmp, d);
@@ -369,19 +383,19 @@ static int write_atomic(const char *path, const void *data, size_t len,
         file_tmp_abort(fd, tmp);
         return -1;
     }
-    return file_tmp_commit(fd, tmp, path, sync, d);
+    return tmp_commit(fd, tmp, path, sync, cache, d);
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len,
                       aotb_diag *d)
 {
-    return write_atomic(path, data, len, 1, d);
+    return write_atomic(path, data, len, 1, 0, d);
 }
 
 int file_write_cache(const char *path, const void *data, size_t len,
                      aotb_diag *d)
 {
-    return write_atomic(path, data, len, 0, d);
+    return write_atomic(path, data, len, 0, 1, d);
 }
 
 int file_identity(const char *path, char out[FILE_ID_MAX])
@@ -396,8 +410,8 @@ int file_identity(const char *path, char out[FILE_ID_MAX])
     return 0;
 }
 
-int file_write_if_changed(const char *path, const void *data, size_t len,
-                          aotb_diag *d)
+static int write_if_changed(const char *path, const void *data, size_t len,
+                            int cache, aotb_diag *d)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -424,7 +438,19 @@ int file_write_if_changed(const char *path, const void *data, size_t len,
     /* No fsync here: these are build intermediates (per-block files,
      * objects, build.ninja) that a build tool recreates; rename still makes
      * them appear whole or not at all.  The image is synced. */
-    return write_atomic(path, data, len, 0, d) == 0 ? 1 : -1;
+    return write_atomic(path, data, len, 0, cache, d) == 0 ? 1 : -1;
+}
+
+int file_write_if_changed(const char *path, const void *data, size_t len,
+                          aotb_diag *d)
+{
+    return write_if_changed(path, data, len, 0, d);
+}
+
+int file_write_cache_if_changed(const char *path, const void *data,
+                                size_t len, aotb_diag *d)
+{
+    return write_if_changed(path, data, len, 1, d);
 }
 
 int file_mkdirs(const char *path, aotb_diag *d)

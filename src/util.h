@@ -153,7 +153,9 @@ int file_write_iov(int fd, const struct iovec *iov, int n);
 
 /* file_write_atomic without the fsync, for caches that are checked when
  * read (a stale or lost one costs work, never a wrong result): the file
- * still appears whole or not at all. */
+ * still appears whole or not at all.  The old file is removed just before
+ * the rename (ext4 would write the new file out at once on a rename over
+ * it), so a crash may leave none. */
 int file_write_cache(const char *path, const void *data, size_t len,
                      aotb_diag *d);
 
@@ -163,6 +165,10 @@ int file_write_cache(const char *path, const void *data, size_t len,
  * error. */
 int file_write_if_changed(const char *path, const void *data, size_t len,
                           aotb_diag *d);
+/* file_write_if_changed for a cache: when written, written as by
+ * file_write_cache. */
+int file_write_cache_if_changed(const char *path, const void *data,
+                                size_t len, aotb_diag *d);
 
 /* Takes an exclusive advisory lock (flock) on the file "PATH.lock", creating
  * it, so two processes never write the same PATH at once.  Waits up to

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -899,10 +900,77 @@ static void test_write_pieces(void)
     diag_free(&d);
 }
 
+/* The file writers: each replaces the file whole and leaves no temporary;
+ * the _if_changed ones leave identical bytes alone (same inode, returns 0)
+ * and write different ones (returns 1); a cache's old file is replaced too
+ * when it is read-only; a directory that is not there is an error that
+ * names the path. */
+static int count_tmps(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (dh && (e = readdir(dh)))
+        n += strstr(e->d_name, ".tmp.") != NULL;
+    if (dh)
+        closedir(dh);
+    return n;
+}
+
+static int holds(const char *path, const char *text)
+{
+    char got[64] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(got, 1, sizeof got - 1, f) : 0;
+    if (f)
+        fclose(f);
+    return n == strlen(text) && memcmp(got, text, n) == 0;
+}
+
+static void test_file_writers(void)
+{
+    char path[512], bad[512];
+    snprintf(path, sizeof path, "%s/writers.out", tu_tmpdir());
+    snprintf(bad, sizeof bad, "%s/no-such-dir/x.out", tu_tmpdir());
+    aotb_diag d = {0};
+    struct stat a, b;
+    int (*cache_kind[])(const char *, const void *, size_t, aotb_diag *) = {
+        file_write_if_changed, file_write_cache_if_changed};
+    for (int k = 0; k < 2; k++) {
+        unlink(path);
+        CU_ASSERT_EQUAL(cache_kind[k](path, "one", 3, &d), 1);
+        CU_ASSERT(holds(path, "one"));
+        CU_ASSERT_EQUAL_FATAL(stat(path, &a), 0);
+        CU_ASSERT_EQUAL(cache_kind[k](path, "one", 3, &d), 0);
+        CU_ASSERT_EQUAL_FATAL(stat(path, &b), 0);
+        CU_ASSERT_EQUAL(a.st_ino, b.st_ino);
+        CU_ASSERT_EQUAL(cache_kind[k](path, "two!", 4, &d), 1);
+        CU_ASSERT(holds(path, "two!"));
+        CU_ASSERT_EQUAL(cache_kind[k](bad, "x", 1, &d), -1);
+    }
+    CU_ASSERT_EQUAL(file_write_cache(path, "three", 5, &d), 0);
+    CU_ASSERT(holds(path, "three"));
+    CU_ASSERT_EQUAL(chmod(path, 0444), 0);
+    CU_ASSERT_EQUAL(file_write_cache(path, "four", 4, &d), 0);
+    CU_ASSERT(holds(path, "four"));
+    CU_ASSERT_EQUAL(file_write_atomic(path, "five", 4, &d), 0);
+    CU_ASSERT(holds(path, "five"));
+    CU_ASSERT_EQUAL(count_tmps(tu_tmpdir()), 0);
+    CU_ASSERT_EQUAL(d.count, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(diag_text(&d), bad));
+    diag_clear(&d);
+    CU_ASSERT_EQUAL(file_write_cache(bad, "x", 1, &d), -1);
+    CU_ASSERT_EQUAL(file_write_atomic(bad, "x", 1, &d), -1);
+    CU_ASSERT_EQUAL(d.count, 2);
+    unlink(path);
+    diag_free(&d);
+}
+
 static CU_TestInfo tests[] = {
     {"block symbol names", test_block_sym},
     {"the root checksum's hole", test_sum_hole},
     {"writes from pieces", test_write_pieces},
+    {"file writers replace whole, if_changed keeps", test_file_writers},
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
     {"blocks split into ~64 KiB chunks", test_chunks},
