@@ -20,15 +20,21 @@
 #include "cg_block.h"
 #include "runtime.h"
 
-#define CG_VERSION 7   /* 2: call records host return addresses; 3: fault
+#define CG_VERSION 8   /* 2: call records host return addresses; 3: fault
                         * addresses in cache registers, deferred loop
                         * compares; 4: the return stack depth lives in r13;
                         * 5: ret leaves cpu->pc to the return lookup;
-                        * 6: small self loops unrolled; 7: host calls */
+                        * 6: small self loops unrolled; 7: host calls;
+                        * 8: host frames written to the return stack only
+                        * when dropped */
 
 /* Host calls: at most this many host frames (8 bytes each) below the
  * caller of enter; the return predictor of a CPU holds far fewer. */
 #define HOST_FRAMES 256
+/* A call's return address is the jmp to R's code (5 bytes); R's guest pc
+ * follows it, for the runtime to read when it writes the frame to the
+ * return stack. */
+#define RET_PC_AT 5
 
 /* Host registers that cache guest registers, in allocation order. */
 const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
@@ -361,49 +367,47 @@ static void gen_term(cg_state *s)
         x86_jmp_sym(c, CG_TGT_BLOCK, t->other);
         break;
     case IR_T_CALL: {
-        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_R13, X86_RBX,
-               CPU_OFF_RCAP);
-        cgb_jcc_cold(s, X86_CC_AE, COLD_CALLSTACK, 0);
-        /* Host calls (see cg_compile_runtime): past HOST_FRAMES host
-         * frames, they are all dropped (deep, below). */
+        /* A host call to T's code (see cg_compile_runtime), returning to
+         * a jmp to R's code with R's guest pc after it.  Past hlim (too
+         * many host frames, or no room for them in the return stack)
+         * deep first has the runtime write the host frames to the return
+         * stack, or reports it full. */
         x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RSP, X86_RBX,
                CPU_OFF_HLIM);
         uint32_t to_deep = x86_jcc32_fwd(c, X86_CC_BE);
         uint32_t back = x86_here(c);
-        x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_RSTACK);
-        if (x86_fits_i32((int64_t)t->other)) {
-            x86_rmx(c, OPC_MOVL_EvIz | P_REXW, 0, X86_RCX, X86_R13, 3, 0);
-            x86_imm32(c, (int32_t)(int64_t)t->other);
-        } else {
-            x86_movi(c, X86_RDX, t->other);
-            x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_R13, 3, 0);
-        }
-        /* The host address of R's code (its block, or the missing stub
-         * the link step gives it) goes on the host side of the stack. */
-        x86_ld(c, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
-        x86_lea_sym(c, X86_RDX, CG_TGT_BLOCK, t->other);
-        x86_rmx(c, OPC_MOVL_EvGv | P_REXW, X86_RDX, X86_RCX, X86_R13, 3, 0);
-        x86_arith_ri(c, ARITH_ADD, X86_R13, 1);
-        /* A host call, so that the matching ret is a host ret, which the
-         * CPU predicts; it returns to the jmp to R's code. */
         x86_call_sym(c, CG_TGT_BLOCK, t->target);
         x86_jmp_sym(c, CG_TGT_BLOCK, t->other);
-        /* deep: back to no host frames but the sentinel. */
+        x86_imm64(c, t->other);                 /* at RET_PC_AT */
+        /* deep: the runtime's deep stub returns to rdx, eax = 0 when the
+         * host frames are written and the call may go on. */
         x86_patch32(c, to_deep, x86_here(c));
-        x86_ld(c, X86_RSP, X86_RBX, CPU_OFF_HRSP);
-        x86_rm(c, OPC_GRP5, EXT5_PUSH_Ev, X86_RBX, CPU_OFF_HSENT);
+        x86_enc(c, OPC_LEA | P_REXW, X86_RDX, X86_NOREG, X86_NOREG, 0, 0,
+                X86_F_RIP);
+        x86_imm32(c, 0);
+        uint32_t lea_end = x86_here(c);
+        x86_rm(c, OPC_GRP5, EXT5_JMPN_Ev, X86_RBX, CPU_OFF_HDEEP);
+        x86_patch32(c, lea_end, x86_here(c));
+        x86_rr(c, OPC_TEST_EvGv, X86_RAX, X86_RAX);
+        cgb_jcc_cold(s, X86_CC_NE, COLD_CALLSTACK, 0);
         x86_jmp_back(c, back);
         break;
     }
-    case IR_T_RET:
+    case IR_T_RET: {
+        /* A host ret to the jmp after the matching host call, unless no
+         * host frame is left (the call came before this entry, or its
+         * frame was written to the return stack): then the runtime's pop
+         * stub takes the return stack's top, or the stack is empty. */
+        x86_rm(c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RSP, X86_RBX,
+               CPU_OFF_HRSP);
+        uint32_t to_pop = x86_jcc8_fwd(c, X86_CC_E);
+        x86_op(c, OPC_RET, X86_NOREG);
+        x86_patch8(c, to_pop, x86_here(c));
         x86_rr(c, OPC_TEST_EvGv | P_REXW, X86_R13, X86_R13);
         cgb_jcc_cold(s, X86_CC_E, COLD_RET, 0);
-        x86_arith_ri(c, ARITH_SUB, X86_R13, 1);
-        /* To the jmp after the matching host call, or to the sentinel
-         * when that call was made before this entry (see
-         * cg_compile_runtime). */
-        x86_op(c, OPC_RET, X86_NOREG);
+        x86_rm(c, OPC_GRP5, EXT5_JMPN_Ev, X86_RBX, CPU_OFF_HPOP);
         break;
+    }
     case IR_T_JMPREG:
         /* The target goes through the dispatcher's lookup: guest data never
          * becomes a host address. */
@@ -901,6 +905,58 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
     return finish(out, s.oom, d);
 }
 
+/* hlim = hrsp - 8 * min(HOST_FRAMES, rcap - r13) (no less than none): a
+ * call finds rsp at or below it when the host frames have to be dropped.
+ * Uses rax, rcx. */
+static void emit_hlim(cg_code *out)
+{
+    x86_ld(out, X86_RAX, X86_RBX, CPU_OFF_RCAP);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_SUB << 3 | P_REXW, X86_RAX, X86_R13);
+    x86_movi(out, X86_RCX, HOST_FRAMES);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RAX, X86_RCX);
+    x86_rr(out, (OPC_CMOVCC + X86_CC_G) | P_REXW, X86_RAX, X86_RCX);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_XOR << 3, X86_RCX, X86_RCX);
+    x86_rr(out, OPC_TEST_EvGv | P_REXW, X86_RAX, X86_RAX);
+    x86_rr(out, (OPC_CMOVCC + X86_CC_L) | P_REXW, X86_RAX, X86_RCX);
+    x86_rr(out, OPC_SHIFT_Ib | P_REXW, SHIFT_SHL, X86_RAX);
+    x86_imm8(out, 3);
+    x86_ld(out, X86_RCX, X86_RBX, CPU_OFF_HRSP);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_SUB << 3 | P_REXW, X86_RCX, X86_RAX);
+    x86_st(out, X86_RCX, X86_RBX, CPU_OFF_HLIM);
+}
+
+/* Writes the host frames, oldest first, to rstack/hstack (r13 grows by
+ * their number; hlim keeps them within rcap) and drops them.  Each is the
+ * return address of a call (a jmp to R's code: hstack's entry) with R's
+ * guest pc RET_PC_AT bytes on (rstack's).  Uses rax, rsi, rdi, r8. */
+static void emit_spill(cg_code *out)
+{
+    x86_ld(out, X86_RSI, X86_RBX, CPU_OFF_HRSP);
+    x86_ld(out, X86_RDI, X86_RBX, CPU_OFF_RSTACK);
+    x86_ld(out, X86_R8, X86_RBX, CPU_OFF_HSTACK);
+    uint32_t loop = x86_here(out);
+    x86_arith_ri(out, ARITH_SUB, X86_RSI, 8);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RSI, X86_RSP);
+    uint32_t to_done = x86_jcc8_fwd(out, X86_CC_B);
+    x86_ld(out, X86_RAX, X86_RSI, 0);
+    x86_rmx(out, OPC_MOVL_EvGv | P_REXW, X86_RAX, X86_R8, X86_R13, 3, 0);
+    x86_ld(out, X86_RAX, X86_RAX, RET_PC_AT);
+    x86_rmx(out, OPC_MOVL_EvGv | P_REXW, X86_RAX, X86_RDI, X86_R13, 3, 0);
+    x86_arith_ri(out, ARITH_ADD, X86_R13, 1);
+    x86_jmp_back(out, loop);
+    x86_patch8(out, to_done, x86_here(out));
+    x86_ld(out, X86_RSP, X86_RBX, CPU_OFF_HRSP);
+}
+
+/* lea rax, [rip + ?]: returns the end to patch (x86_patch32). */
+static uint32_t emit_lea_here(cg_code *out)
+{
+    x86_enc(out, OPC_LEA | P_REXW, X86_RAX, X86_NOREG, X86_NOREG, 0, 0,
+            X86_F_RIP);
+    x86_imm32(out, 0);
+    return x86_here(out);
+}
+
 int cg_compile_runtime(cg_code *out, aotb_diag *d)
 {
     static const int saved[] = { X86_RBX, X86_RBP, X86_R12, X86_R13, X86_R14,
@@ -919,31 +975,46 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
     x86_ld(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
     /* Host calls: a guest call is a host call to the callee's code and a
      * guest ret a host ret, which the CPU's return predictor gets right,
-     * where an indirect jmp through hstack often missed.  Each host frame
-     * is the return address of the host call of one guest frame pushed
-     * since this entry, in order, so a ret always pops its own call's
-     * frame; below them is the sentinel, reached by a ret of a frame
-     * pushed before this entry: it arms itself again and goes through
-     * hstack as before.  rt_run calls enter and exit resets rsp, so
-     * stops, faults and lookups drop the host frames; so does a call
-     * with HOST_FRAMES of them already (hlim).  hstack stays filled for
-     * the sentinel. */
+     * where an indirect jmp through hstack often missed.  The host frames
+     * of this entry, each the return address of one guest call, lie
+     * between rsp and hrsp, above them in rstack/hstack the older frames.
+     * They are written to rstack/hstack (spill) only when they are
+     * dropped: at a call with HOST_FRAMES of them already, or with no
+     * room left for them in the return stack (hlim; deep), and at every
+     * stop (exit), so the return stack is exact whenever the interpreter
+     * or the caller sees it.  A ret with no host frame left pops rstack/
+     * hstack (pop). */
     x86_st(out, X86_RSP, X86_RBX, CPU_OFF_HRSP);
-    x86_enc(out, OPC_LEA | P_REXW, X86_RAX, X86_RSP, X86_NOREG, 0,
-            -8 * HOST_FRAMES, X86_F_MEM);
-    x86_st(out, X86_RAX, X86_RBX, CPU_OFF_HLIM);
-    x86_enc(out, OPC_LEA | P_REXW, X86_RAX, X86_NOREG, X86_NOREG, 0, 0,
-            X86_F_RIP);
-    x86_imm32(out, 0);
-    uint32_t sent_lea = x86_here(out);  /* patched: the sentinel */
-    x86_st(out, X86_RAX, X86_RBX, CPU_OFF_HSENT);
-    x86_op(out, OPC_PUSH_r, X86_RAX);
+    emit_hlim(out);
+    uint32_t deep_lea = emit_lea_here(out);
+    x86_st(out, X86_RAX, X86_RBX, CPU_OFF_HDEEP);
+    uint32_t pop_lea = emit_lea_here(out);
+    x86_st(out, X86_RAX, X86_RBX, CPU_OFF_HPOP);
     x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RSI);
 
-    /* The sentinel (r13 already decremented by the ret). */
-    uint32_t sentinel = x86_here(out);
-    x86_patch32(out, sent_lea, sentinel);
-    x86_rm(out, OPC_GRP5, EXT5_PUSH_Ev, X86_RBX, CPU_OFF_HSENT);
+    /* deep (rdx = where to go on in the block): eax = 1 when the host
+     * frames do not fit in the return stack, else they are spilled and
+     * eax = 0. */
+    x86_patch32(out, deep_lea, x86_here(out));
+    x86_ld(out, X86_RAX, X86_RBX, CPU_OFF_HRSP);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_SUB << 3 | P_REXW, X86_RAX, X86_RSP);
+    x86_rr(out, OPC_SHIFT_Ib | P_REXW, SHIFT_SHR, X86_RAX);
+    x86_imm8(out, 3);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_ADD << 3 | P_REXW, X86_RAX, X86_R13);
+    x86_rm(out, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RAX, X86_RBX,
+           CPU_OFF_RCAP);
+    uint32_t to_full = x86_jcc8_fwd(out, X86_CC_AE);
+    emit_spill(out);
+    emit_hlim(out);
+    x86_rr(out, OPC_ARITH_GvEv | ARITH_XOR << 3, X86_RAX, X86_RAX);
+    x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RDX);
+    x86_patch8(out, to_full, x86_here(out));
+    x86_movi(out, X86_RAX, 1);
+    x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RDX);
+
+    /* pop (r13 > 0): the return stack's top frame. */
+    x86_patch32(out, pop_lea, x86_here(out));
+    x86_arith_ri(out, ARITH_SUB, X86_R13, 1);
     x86_ld(out, X86_RCX, X86_RBX, CPU_OFF_HSTACK);
     x86_rmx(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RCX, X86_R13, 3, 0);
 
@@ -997,7 +1068,7 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
 
     out->defs[out->ndefs].sym = CG_RT_EXIT;
     out->defs[out->ndefs++].offset = x86_here(out);
-    x86_ld(out, X86_RSP, X86_RBX, CPU_OFF_HRSP);        /* no host frames */
+    emit_spill(out);                                    /* no host frames */
     x86_st(out, X86_R14, X86_RBX, CPU_OFF_BUDGET);
     x86_st(out, X86_R13, X86_RBX, CPU_OFF_RSP);
     x86_rm(out, OPC_MOVL_GvEv, X86_RAX, X86_RBX, CPU_OFF_STATUS);

@@ -5,15 +5,15 @@
  *
  * Native calling convention inside generated code:
  *   rbx = aotb_cpu *      r12 = guest memory base
- *   r13 = return stack depth (cpu->rsp while running)
+ *   r13 = frames in rstack/hstack (cpu->rsp, but for the host frames)
  *   r14 = remaining block budget (cpu->budget while running)
- * Enter loads r13 and r14 from the cpu struct, exit stores them back: a
- * call and its ret keep the depth in a register, with no store-to-load
- * round trip through memory between them.
+ * Enter loads r13 and r14 from the cpu struct, exit stores them back.
  *   rsp: a guest call is a host call to the callee's code (and a guest
- *   ret a host ret), at most HOST_FRAMES deep below a sentinel frame that
- *   enter pushes; exit restores rsp, so every stop leaves the host stack
- *   as enter found it.  Blocks call nothing else.
+ *   ret a host ret); the host frames of one entry, at most HOST_FRAMES,
+ *   are the return stack's top.  They go to rstack/hstack only when they
+ *   are dropped (too many, and at every stop, where exit also restores
+ *   rsp): every stop leaves the host stack as enter found it and the
+ *   return stack as the interpreter keeps it.  Blocks call nothing else.
  * A block starts with the budget check (sub r14,1; jb -> stop with
  * AOTB_ST_BUDGET and pc = this block).  To stop, code stores status, pc and
  * info into the cpu struct and jumps to aotb_rt_exit.  To continue at a

@@ -36,7 +36,8 @@ _Static_assert(CPU_OFF_HSTACK == offsetof(aotb_cpu, hstack),
                "CPU_OFF_HSTACK");
 _Static_assert(CPU_OFF_HRSP == offsetof(aotb_cpu, hrsp), "CPU_OFF_HRSP");
 _Static_assert(CPU_OFF_HLIM == offsetof(aotb_cpu, hlim), "CPU_OFF_HLIM");
-_Static_assert(CPU_OFF_HSENT == offsetof(aotb_cpu, hsent), "CPU_OFF_HSENT");
+_Static_assert(CPU_OFF_HDEEP == offsetof(aotb_cpu, hdeep), "CPU_OFF_HDEEP");
+_Static_assert(CPU_OFF_HPOP == offsetof(aotb_cpu, hpop), "CPU_OFF_HPOP");
 _Static_assert(sizeof(((aotb_cpu *)0)->status) == 4, "status is 32 bits");
 
 int cpu_init(aotb_cpu *cpu, uint64_t memsize, aotb_diag *d)

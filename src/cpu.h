@@ -46,22 +46,25 @@ typedef struct aotb_cpu {
     const void *lkp_table;
     uint64_t lkp_mask;
     uint64_t lkp_shift;
-    /* The host side of the return stack: call stores, next to the guest
-     * return pc in rstack[i], the host address of that pc's code (a
-     * link-time relocation, never guest data) in hstack[i]; a ret whose
-     * call was made in an earlier entry jumps straight there (the others
-     * return through host frames, codegen.c).  The entries below rsp belong to the code map whose
+    /* The host side of the return stack: next to the guest return pc in
+     * rstack[i], the host address its call returns to (code after a
+     * link-time relocation, never guest data) in hstack[i], both copied
+     * from the host frame when it is dropped; a ret with no host frame
+     * left jumps straight there (the others return through host frames,
+     * codegen.c).  The entries below rsp belong to the code map whose
      * id is hstack_map (0: none); rt_run resets them to the return lookup
      * when it runs another map, so a stale address is never used. */
     const void **hstack;
     uint64_t hstack_map;
     /* Private to the native code (codegen.c, "host calls"): the host stack
      * pointer at entry, the lowest it may go before the host frames are
-     * dropped, and the address of the stub a host ret reaches when the
-     * frame it returns to was pushed before this entry. */
+     * written to rstack/hstack and dropped, and the addresses of the stubs
+     * that do that (deep) and that a ret with no host frame left takes
+     * (pop). */
     uint64_t hrsp;
     uint64_t hlim;
-    const void *hsent;
+    const void *hdeep;
+    const void *hpop;
 } aotb_cpu;
 
 /* Offsets used by the code generator (checked by static asserts in cpu.c). */
@@ -82,7 +85,8 @@ typedef struct aotb_cpu {
 #define CPU_OFF_HSTACK  2184
 #define CPU_OFF_HRSP    2200
 #define CPU_OFF_HLIM    2208
-#define CPU_OFF_HSENT   2216
+#define CPU_OFF_HDEEP   2216
+#define CPU_OFF_HPOP    2224
 
 /* Sets up a CPU: registers 0, zeroed guest memory of memsize bytes (mapped
  * lazily, so 2^32 and more is fine), an empty return stack of

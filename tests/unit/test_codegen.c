@@ -428,12 +428,12 @@ static void test_callstack_overflow(void)
 }
 
 /* Host calls (codegen.c): a guest call is a host call, a guest ret a host
- * ret, with at most HOST_FRAMES (256) host frames, and a sentinel for
- * frames pushed before the current entry.  The recursion below returns
+ * ret, with at most HOST_FRAMES (256) host frames, written to the return
+ * stack when dropped; a ret with none left pops the return stack.  The recursion below returns
  * to one of two blocks by the depth's parity, and each mixes r2 its own
  * way, so a ret that reached the wrong frame changes r2.  Depths around
  * and far past 256, run whole and resumed after every budget stop (so
- * the rets of frames pushed by an earlier entry reach the sentinel). */
+ * the rets of frames pushed by an earlier entry pop the return stack). */
 static const char host_calls_text[] =
     "entry 0x100\n"
     "block 0x100 {\n movi r2, 0\n call 0x200, 0x110\n}\n"
