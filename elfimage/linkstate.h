@@ -79,7 +79,7 @@ void ls_stat_files(const char *const *paths, size_t n, ls_stat *st,
  * with no thread started, ls_stat_wait does them all. */
 typedef struct ls_stat_job ls_stat_job;
 #define LS_STAT_THREADS 4
-#define LS_STAT_MIN_PART 1024
+#define LS_STAT_MIN_PART 256   /* a thread for 256 stats already gains */
 #define LS_STAT_SLICE 256
 ls_stat_job *ls_stat_start(const char *const *paths, size_t n, ls_stat *st,
                            unsigned char *ok);
