@@ -25,7 +25,9 @@
 #include "util.h"
 
 #define IMG_MAGIC "AOTBIMG"            /* 8 bytes with the NUL */
-#define IMG_FORMAT_VERSION 2u          /* 2: adds .aotb.deps */
+#define IMG_FORMAT_VERSION 3u          /* 2: adds .aotb.deps; 3: the root
+                                          covers what no section
+                                          checksum does */
 #define IMG_CHUNK_TARGET (64u * 1024u) /* start a new chunk after this */
 #define IMG_BLOCK_ALIGN 16u
 #define IMG_ELFCOMPRESS_ZSTD 2u        /* not in Debian 12's <elf.h> */
@@ -253,10 +255,12 @@ int img_dump_object(FILE *out, const char *name, const obj_file *o,
 
 /* Shared by link / read: XXH3-128 in canonical (big-endian) byte order. */
 void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE]);
-/* img_sum of p[0, n) with p[hole, hole + hole_len) taken as zeros (the
- * root checksum, over the file with .aotb.sums zero); the hole must lie
- * inside. */
-void img_sum_hole(const uint8_t *p, size_t n, size_t hole, size_t hole_len,
+/* The root checksum: img_sum of the pieces iov[0..n) one after the
+ * other, with the root slot (bytes 16..31) of piece `sums' (.aotb.sums,
+ * at least 32 bytes) taken as zeros.  The pieces are what no section
+ * checksum covers, in file order (aotb-image(5)). */
+struct iovec;
+void img_sum_root(const struct iovec *iov, int n, int sums,
                   uint8_t out[IMG_SUM_SIZE]);
 /* "aotb_blk_<16 hex>" into out (at least 26 bytes). */
 void img_block_sym(uint64_t pc, char *out, size_t size);

@@ -163,38 +163,28 @@ void img_sum(const void *p, size_t n, uint8_t out[IMG_SUM_SIZE])
     memcpy(out, cs.digest, IMG_SUM_SIZE);
 }
 
-/* img_sum over the pieces one after the other, piece `hole' (or none if
- * negative) taken as zeros. */
-static void sum_pieces(const struct iovec *iov, int n, int hole,
-                       uint8_t out[IMG_SUM_SIZE])
+void img_sum_root(const struct iovec *iov, int n, int sums,
+                  uint8_t out[IMG_SUM_SIZE])
 {
-    static const uint8_t zero[4096];
+    static const uint8_t zero[IMG_SUM_SIZE];
     XXH3_state_t st;
     XXH3_INITSTATE(&st);
     XXH3_128bits_reset(&st);
     for (int i = 0; i < n; i++) {
-        if (i != hole) {
-            XXH3_128bits_update(&st, iov[i].iov_base, iov[i].iov_len);
-            continue;
+        const uint8_t *p = iov[i].iov_base;
+        size_t len = iov[i].iov_len;
+        if (i == sums && len >= 16 + IMG_SUM_SIZE) {
+            XXH3_128bits_update(&st, p, 16);
+            XXH3_128bits_update(&st, zero, IMG_SUM_SIZE);
+            XXH3_128bits_update(&st, p + 16 + IMG_SUM_SIZE,
+                                len - 16 - IMG_SUM_SIZE);
+        } else {
+            XXH3_128bits_update(&st, p, len);
         }
-        for (size_t k = 0; k < iov[i].iov_len; k += sizeof zero)
-            XXH3_128bits_update(&st, zero, iov[i].iov_len - k < sizeof zero
-                                               ? iov[i].iov_len - k
-                                               : sizeof zero);
     }
     XXH128_canonical_t cs;
     XXH128_canonicalFromHash(&cs, XXH3_128bits_digest(&st));
     memcpy(out, cs.digest, IMG_SUM_SIZE);
-}
-
-void img_sum_hole(const uint8_t *p, size_t n, size_t hole, size_t hole_len,
-                  uint8_t out[IMG_SUM_SIZE])
-{
-    struct iovec v[3] = {
-        {(void *)(uintptr_t)p, hole},
-        {(void *)(uintptr_t)(p + hole), hole_len},
-        {(void *)(uintptr_t)(p + hole + hole_len), n - hole - hole_len}};
-    sum_pieces(v, 3, 1, out);
 }
 
 void img_block_sym(uint64_t pc, char *out, size_t size)
@@ -953,30 +943,37 @@ static void pass_write(link_ctx *c, sink *snk)
      * incremental link mostly the old image's bytes) are never copied
      * into one buffer when the file is written straight from them. */
     static const uint8_t zeros[16];    /* padding: alignments are <= 16 */
-    iov = xcalloc(2 * nsec + 2, sizeof *iov);
+    /* riov: the pieces of the root checksum, what no section checksum
+     * covers (the headers, the padding and .aotb.sums). */
+    iov = xcalloc(2 * (2 * nsec + 2), sizeof *iov);
     if (bad || !iov) {
         lerr(c, "out of memory");
         goto out;
     }
-    int niov = 0, sums_piece = -1;
+    struct iovec *riov = iov + 2 * nsec + 2;
+    int niov = 0, nriov = 0, sums_piece = -1;
     uint64_t at = 0;
-    iov[niov++] = (struct iovec){head.data, head.len};
+    iov[niov++] = riov[nriov++] = (struct iovec){head.data, head.len};
     at += head.len;
     for (size_t i = 1; i < nsec; i++) {
         if (s[i].offset > at)
-            iov[niov++] = (struct iovec){(void *)zeros, s[i].offset - at};
-        if (i == sumsndx)
-            sums_piece = niov;
+            iov[niov++] = riov[nriov++] =
+                (struct iovec){(void *)zeros, s[i].offset - at};
         iov[niov++] = (struct iovec){s[i].data->data, s[i].data->len};
+        if (i == sumsndx) {
+            sums_piece = nriov;
+            riov[nriov++] = iov[niov - 1];
+        }
         at = s[i].offset + s[i].data->len;
     }
     if (shoff > at)
-        iov[niov++] = (struct iovec){(void *)zeros, shoff - at};
-    iov[niov++] = (struct iovec){shdrs.data, shdrs.len};
+        iov[niov++] = riov[nriov++] =
+            (struct iovec){(void *)zeros, shoff - at};
+    iov[niov++] = riov[nriov++] = (struct iovec){shdrs.data, shdrs.len};
 
     /* Checksums: each section's bytes (a reused chunk's are the old
-     * image's, which img_parse checked), then the root over the whole file
-     * with .aotb.sums as zeros. */
+     * image's, which img_parse checked), then the root over the rest,
+     * which includes the section checksums. */
     uint8_t *sm = sums->data;
     put_le32(sm, (uint32_t)nsec);
     const uint8_t *old_sums = NULL;
@@ -994,7 +991,7 @@ static void pass_write(link_ctx *c, sink *snk)
             img_sum(s[i].data->data, s[i].data->len,
                     sm + 32 + IMG_SUM_SIZE * i);
     }
-    sum_pieces(iov, niov, sums_piece, c->root);
+    img_sum_root(riov, nriov, sums_piece, c->root);
     memcpy(sm + 16, c->root, IMG_SUM_SIZE);
 
     /* Out: into memory, or straight from the pieces to the file. */

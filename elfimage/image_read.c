@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <zstd.h>
 
 typedef struct rd {
@@ -230,6 +231,56 @@ static int read_header(rd *r)
     return 0;
 }
 
+static int cmp_sec_offset(const void *a, const void *b, void *secs)
+{
+    const img_section *s = secs;
+    uint64_t x = s[*(const uint32_t *)a].offset, y = s[*(const uint32_t *)b].offset;
+    return x < y ? -1 : x > y;
+}
+
+/* The root checksum of img (img_sum_root): the bytes outside the sections
+ * (checked inside the file and apart from each other) and section sumsndx,
+ * in file order.  0, or -1 when out of memory. */
+static int root_sum(const img_image *img, uint32_t sumsndx,
+                    uint8_t out[IMG_SUM_SIZE])
+{
+    uint32_t *order = xreallocarray(NULL, img->nsecs, sizeof *order);
+    struct iovec *iov = xreallocarray(NULL, 2 * (size_t)img->nsecs + 1,
+                                      sizeof *iov);
+    if (!order || !iov) {
+        free(order);
+        free(iov);
+        return -1;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 1; i < img->nsecs; i++)
+        if (img->secs[i].size > 0)
+            order[n++] = i;
+    qsort_r(order, n, sizeof *order, cmp_sec_offset, (void *)img->secs);
+    int niov = 0, sums = -1;
+    uint64_t at = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        const img_section *s = &img->secs[order[k]];
+        if (s->offset > at)
+            iov[niov++] = (struct iovec){(void *)(uintptr_t)(img->data + at),
+                                         s->offset - at};
+        if (order[k] == sumsndx) {
+            sums = niov;
+            iov[niov++] = (struct iovec){
+                (void *)(uintptr_t)(img->data + s->offset), s->size};
+        }
+        if (s->offset + s->size > at)
+            at = s->offset + s->size;
+    }
+    if (img->len > at)
+        iov[niov++] = (struct iovec){(void *)(uintptr_t)(img->data + at),
+                                     img->len - at};
+    img_sum_root(iov, niov, sums, out);
+    free(order);
+    free(iov);
+    return 0;
+}
+
 static int check_sums(rd *r)
 {
     img_image *img = r->img;
@@ -256,14 +307,14 @@ static int check_sums(rd *r)
         if (memcmp(got, want, IMG_SUM_SIZE) != 0)
             return sec_fail(r, i, "checksum mismatch (the file is damaged)");
     }
-    /* The root covers everything else: ELF header, section headers,
-     * padding.  It is hashed as a stream with .aotb.sums read as zeros,
-     * so the image is not copied. */
-    img_sum_hole(img->data, img->len, s->offset, s->size, got);
+    /* The root covers everything else, in file order: ELF header,
+     * section headers, padding, and .aotb.sums, the checksums above. */
+    if (root_sum(img, si, got) != 0)
+        return fail(r, "out of memory");
     memcpy(img->root, sm + 16, IMG_SUM_SIZE);
     if (memcmp(got, img->root, IMG_SUM_SIZE) != 0)
         return fail(r, "root checksum mismatch: the ELF header, section "
-                       "headers or padding are damaged");
+                       "headers, padding or checksums are damaged");
     return 0;
 }
 

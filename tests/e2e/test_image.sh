@@ -79,7 +79,7 @@ fi
 
 # dump
 expect_rc "dump image" 0 "$AOTB" dump "$IMG"
-case "$T_OUT" in *"format version: 2"*"blocks:"*"sections:"*".text.aotb.0"*) ok "dump shows header, sections, blocks" ;;
+case "$T_OUT" in *"format version: 3"*"blocks:"*"sections:"*".text.aotb.0"*) ok "dump shows header, sections, blocks" ;;
     *) not_ok "dump shows header, sections, blocks" "$T_OUT" ;; esac
 h=$("$AOTB" hash "$P" | head -1 | awk '{print $NF}')
 case "$T_OUT" in *"$h"*) ok "dump shows the IR hashes of aotb hash" ;; *) not_ok "dump shows the IR hashes of aotb hash" "$h" ;; esac
@@ -99,7 +99,7 @@ hdr_off=$(readelf -S -W "$IMG" 2>/dev/null | sed -n 's/.*\.aotb\.header *PROGBIT
 if [ -n "$hdr_off" ]; then
     cp "$IMG" "$W/v2.aot"
     printf '\001' | dd of="$W/v2.aot" bs=1 seek=$((0x$hdr_off + 8)) conv=notrunc 2>/dev/null
-    expect_err "wrong format version: verify" "v2.aot: image format version 1 is not supported by this aotb \(supports 2\); rebuild the image" "$AOTB" verify "$W/v2.aot"
+    expect_err "wrong format version: verify" "v2.aot: image format version 1 is not supported by this aotb \(supports 3\); rebuild the image" "$AOTB" verify "$W/v2.aot"
     expect_err "wrong format version: run" "image format version 1 is not supported" "$AOTB" run "$W/v2.aot"
 fi
 cp "$IMG" "$W/m.aot"

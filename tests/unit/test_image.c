@@ -149,39 +149,6 @@ static int link_set(const objset *s, buf *out, aotb_diag *d)
     return img_link(s->o, s->names, s->n, out, d);
 }
 
-/* ---- a re-implementation of the checksums, from man/aotb-image.5 ------- */
-
-static void sum16(const uint8_t *p, size_t n, uint8_t *out)
-{
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(p, n));
-    memcpy(out, c.digest, 16);
-}
-
-/* Recomputes every section checksum and the root after a test edited the
- * image, so that the edit reaches the structural checks. */
-static void refresh_sums(uint8_t *f, size_t len)
-{
-    uint64_t shoff = get_le64(f + 40);
-    unsigned shnum = (unsigned)(f[60] | f[61] << 8);
-    unsigned si = shnum - 2;
-    const uint8_t *sh = f + shoff;
-    uint64_t soff = get_le64(sh + 64 * si + 24);
-    uint64_t ssize = get_le64(sh + 64 * si + 32);
-    for (unsigned i = 1; i < shnum; i++) {
-        if (i == si)
-            continue;
-        uint64_t o = get_le64(sh + 64 * i + 24), n = get_le64(sh + 64 * i + 32);
-        if (o <= len && n <= len - o)
-            sum16(f + o, n, f + soff + 32 + 16 * i);
-    }
-    uint8_t *copy = malloc(len);
-    memcpy(copy, f, len);
-    memset(copy + soff, 0, ssize);
-    sum16(copy, len, f + soff + 16);
-    free(copy);
-}
-
 static uint64_t sec_off(const uint8_t *f, unsigned i)
 {
     return get_le64(f + get_le64(f + 40) + 64 * i + 24);
@@ -535,7 +502,7 @@ static void test_malformed(void)
     FRESH();
     put_le32(f + hdr + 8, 1);                  /* version, no fix-up */
     expect_parse_error(f, n, "image format version 1 is not supported by "
-                             "this aotb (supports 2); rebuild the image");
+                             "this aotb (supports 3); rebuild the image");
     FRESH();
     f[18] = 3;                                 /* EM_386 */
     expect_parse_error(f, n, "wrong machine 3");
@@ -544,7 +511,7 @@ static void test_malformed(void)
     expect_parse_error(f, n, "section 2 (.aotb.index): checksum mismatch");
     FRESH();
     f[shoff + 64 * 3 + 16] = 1;                /* sh_addr of .aotb.data */
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "section 3: address");
     FRESH();
     f[shoff - 1] ^= 0;                         /* no change: still fine */
@@ -580,50 +547,50 @@ static void test_malformed(void)
     }
     FRESH();
     put_le32(f + hdr + 28, 0xffffffffu);       /* oversized block count */
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "record count does not match the header's "
                              "block count");
     FRESH();
     /* Overlap: .aotb.data (section 3) placed on .aotb.index. */
     put_le64(f + shoff + 64 * 3 + 24, idx);
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "overlaps");
     FRESH();
     /* Index not sorted: swap the pcs of the two records. */
     put_le64(f + idx, 0x20);
     put_le64(f + idx + IMG_INDEX_REC, 0x10);
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "block 0x10: index not sorted by pc");
     FRESH();
     /* Index and symbol table disagree on a size. */
     put_le32(f + idx + 16, 19);
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "block 0x10: symbol table and index disagree");
     FRESH();
     /* A relocation pointing past its block. */
     uint64_t rela = sec_off(im.data, IMG_SEC_CHUNK0 + 1);
     put_le64(f + rela, 19);
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "block 0x10: relocation out of range");
     FRESH();
     /* ch_size disagrees with the zstd frame. */
     uint64_t ch = sec_off(im.data, IMG_SEC_CHUNK0);
     put_le64(f + ch + 8, get_le64(f + ch + 8) + 1);
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "content size does not match ch_size");
     FRESH();
     put_le32(f + ch, 1);                       /* zlib */
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "compression type is not zstd");
     FRESH();
     /* A data segment beyond memory. */
     uint64_t dat = sec_off(im.data, IMG_SEC_DATA);
     put_le64(f + dat + 8, 0xfff);
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     expect_parse_error(f, n, "data segment 0 (0xfff, 3 bytes) out of range");
     FRESH();
     f[hdr + 48] ^= 0x20;                       /* "aotb" -> "Aotb" */
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     {
         aotb_diag d = {0};
         img_image img;
@@ -638,7 +605,7 @@ static void test_malformed(void)
     }
     FRESH();
     put_le32(f + hdr + 12, CG_FEAT_X86_64 | 1u << 30);  /* unknown feature */
-    refresh_sums(f, n);
+    tu_refresh_image_sums(f, n);
     {
         aotb_diag d = {0};
         img_image img;
@@ -805,22 +772,52 @@ static void test_block_sym(void)
     }
 }
 
-/* img_sum_hole, the root checksum's stream with .aotb.sums as a hole, is
- * img_sum over a copy with the hole zeroed. */
-static void test_sum_hole(void)
+/* img_sum_root, the root checksum over pieces, is img_sum over their bytes
+ * one after the other with the root slot (bytes 16..31) of the .aotb.sums
+ * piece zeroed, however the bytes are cut into pieces; and the root slot's
+ * own bytes do not count, any other byte does. */
+static void test_sum_root(void)
 {
     uint8_t data[10000], copy[10000];
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (uint8_t)(i * 131 + 7);
-    static const size_t holes[][2] = {{0, 0}, {0, 16}, {5, 4096}, {100, 9000},
-                                      {9990, 10}, {10000, 0}, {0, 10000}};
-    for (size_t i = 0; i < sizeof holes / sizeof *holes; i++) {
+    /* {cut points..., 0}: the pieces; sums: which piece is .aotb.sums */
+    static const struct { size_t cut[6]; int sums; } cases[] = {
+        {{10000}, 0},
+        {{32, 10000}, 0},
+        {{5, 4101, 9000, 10000}, 1},
+        {{100, 9000, 9968, 10000}, 2},
+        {{0, 64, 64, 10000}, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        struct iovec iov[6];
+        int n = 0;
+        size_t at = 0, sums_at = 0;
+        for (; at < sizeof data; n++) {
+            size_t end = cases[c].cut[n];
+            iov[n] = (struct iovec){data + at, end - at};
+            if (n == cases[c].sums)
+                sums_at = at;
+            at = end;
+        }
         uint8_t a[IMG_SUM_SIZE], b[IMG_SUM_SIZE];
         memcpy(copy, data, sizeof data);
-        memset(copy + holes[i][0], 0, holes[i][1]);
+        memset(copy + sums_at + 16, 0, IMG_SUM_SIZE);
         img_sum(copy, sizeof copy, a);
-        img_sum_hole(data, sizeof data, holes[i][0], holes[i][1], b);
+        img_sum_root(iov, n, cases[c].sums, b);
         CU_ASSERT(memcmp(a, b, IMG_SUM_SIZE) == 0);
+        /* a byte of the root slot does not count; the bytes around it do */
+        data[sums_at + 16 + 5] ^= 1;
+        img_sum_root(iov, n, cases[c].sums, b);
+        CU_ASSERT(memcmp(a, b, IMG_SUM_SIZE) == 0);
+        data[sums_at + 16 + 5] ^= 1;
+        size_t other[] = {sums_at + 15, sums_at + 32, sizeof data - 1};
+        for (size_t k = 0; k < 3; k++) {
+            data[other[k]] ^= 1;
+            img_sum_root(iov, n, cases[c].sums, b);
+            CU_ASSERT(memcmp(a, b, IMG_SUM_SIZE) != 0);
+            data[other[k]] ^= 1;
+        }
     }
 }
 
@@ -968,7 +965,7 @@ static void test_file_writers(void)
 
 static CU_TestInfo tests[] = {
     {"block symbol names", test_block_sym},
-    {"the root checksum's hole", test_sum_hole},
+    {"the root checksum over its pieces", test_sum_root},
     {"writes from pieces", test_write_pieces},
     {"file writers replace whole, if_changed keeps", test_file_writers},
     {"link + parse + load round trip", test_round_trip},

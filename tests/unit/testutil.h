@@ -26,4 +26,10 @@ int tu_parse(const char *text, ir_program *p);
 /* A fresh empty directory under $TMPDIR, removed at exit.  Static storage. */
 const char *tu_tmpdir(void);
 
+/* Recomputes every section checksum and the root checksum of the image
+ * f[0, len) after a test edited it (so that the edit reaches the checks
+ * behind them): a re-implementation from man/aotb-image.5, not the
+ * linker's code.  The section headers must lie inside f. */
+void tu_refresh_image_sums(uint8_t *f, size_t len);
+
 #endif
