@@ -905,9 +905,9 @@ int cg_compile_block(const ir_block *b, const cg_options *o, cg_find_fn find,
     return finish(out, s.oom, d);
 }
 
-/* hlim = hrsp - 8 * min(HOST_FRAMES, rcap - r13) (no less than none): a
- * call finds rsp at or below it when the host frames have to be dropped.
- * Uses rax, rcx. */
+/* hlim = hrsp - 8 * min(HOST_FRAMES, rcap - r13), or hrsp when r13 >=
+ * rcap: a call finds rsp at or below it when the host frames have to be
+ * dropped.  Uses rax, rcx. */
 static void emit_hlim(cg_code *out)
 {
     x86_ld(out, X86_RAX, X86_RBX, CPU_OFF_RCAP);
