@@ -200,7 +200,9 @@ int img_compact(const img_image *img, int level, buf *out, aotb_diag *d);
 /* Parses and checks an image: ELF structure, version, every section's
  * checksum and the root checksum, the index, symbols, relocations, data.
  * Does not decompress and does not compare the fingerprint or the CPU
- * features with this host.  0, or -1 + "NAME: message". */
+ * features with this host.  0, or -1 + "NAME: message"; then out holds
+ * nothing to free, but out->version is the file's format version when it
+ * got that far (an aotb image's magic), else 0. */
 int img_parse(const char *name, const uint8_t *data, size_t len,
               img_image *out, aotb_diag *d);
 void img_free(img_image *img);

@@ -171,7 +171,12 @@ int aotb_builder_set_program(aotb_builder *b, const aotb_program *prog,
 
 /* ---- the base image ----------------------------------------------------- */
 
-/* Reads and parses the image at path; a missing file leaves no base. */
+/* load_old's result for an aotb image of another format version: no base
+ * to build on, but nothing damaged either. */
+#define OLD_OTHER_VERSION (-2)
+
+/* Reads and parses the image at path; a missing file leaves no base.
+ * 0, -1 + message, or OLD_OTHER_VERSION + message. */
 static int load_old(aotb_builder *b, const char *path, aotb_diag *d)
 {
     reset_changes(b);
@@ -184,11 +189,15 @@ static int load_old(aotb_builder *b, const char *path, aotb_diag *d)
         diag_add(d, "%s: out of memory", path);
         return -1;
     }
-    if (file_map(path, &b->old_file, d) != 0 ||
-        img_parse(b->old_name, b->old_file.data, b->old_file.len, &b->old,
-                  d) != 0) {
+    if (file_map(path, &b->old_file, d) != 0) {
         drop_old(b);
         return -1;
+    }
+    if (img_parse(b->old_name, b->old_file.data, b->old_file.len, &b->old,
+                  d) != 0) {
+        uint32_t v = b->old.version;
+        drop_old(b);
+        return v != 0 && v != IMG_FORMAT_VERSION ? OLD_OTHER_VERSION : -1;
     }
     b->has_old = 1;
     return 0;
@@ -505,9 +514,11 @@ int aotb_builder_update(aotb_builder *b, const char *path, char **err)
     if (fd < 0)
         return give_err(&d, err);
     int rc = load_old(b, path, &d);
-    if (rc != 0 && !b->cfg.enabled) {
-        /* A full rebuild takes nothing from the old image: a damaged or
-         * unsupported one is replaced (every block is then Added). */
+    if (rc == OLD_OTHER_VERSION || (rc != 0 && !b->cfg.enabled)) {
+        /* An image of another format version is rebuilt, as one from
+         * another code generator is; and a full rebuild takes nothing
+         * from the old image, so a damaged one is replaced too (every
+         * block is then Added). */
         diag_clear(&d);
         rc = 0;
     }

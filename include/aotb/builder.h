@@ -48,7 +48,7 @@ extern "C" {
 typedef struct aotb_build_config {
     /* 0: ignore the old image's code entirely (full rebuild);
      * aotb_builder_update then also replaces an existing image that is
-     * damaged or of an unsupported format instead of failing. */
+     * damaged instead of failing. */
     int enabled;
     /* 0: treat every block as changed (compile all of them), but still
      * report the classification. */
@@ -212,8 +212,9 @@ int aotb_builder_build(aotb_builder *b, void **data, size_t *len,
  * writer waits up to 60 seconds, then fails with a message).  0 / -1. */
 int aotb_builder_save(aotb_builder *b, const char *path, char **err);
 /* The whole cycle on one path: lock, load the image there (missing is
- * fine; damaged is an error unless cfg.enabled is 0), detect changes,
- * compile, write atomically, unlock.  0 / -1. */
+ * fine, and so is an aotb image of another format version: every block is
+ * then Added; damaged is an error unless cfg.enabled is 0), detect
+ * changes, compile, write atomically, unlock.  0 / -1. */
 int aotb_builder_update(aotb_builder *b, const char *path, char **err);
 
 typedef struct aotb_build_stats {

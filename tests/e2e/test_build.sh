@@ -94,6 +94,20 @@ build "$W/q.vir" -o "$W/g.aot" --full && [ "$(field added)" = 3000 ] && [ "$(fie
     not_ok "--full replaces a damaged image" "$(cat "$W/out" "$W/err")"
 same_run "the image that replaced a damaged one runs like the interpreter" "$W/g.aot" "$W/q.vir"
 cp "$W/g0.aot" "$W/g.aot"
+# An image of an older format version (the version field set to 2, the
+# header found by readelf) is rebuilt, not refused.
+hdr=$(readelf -S -W "$W/p.aot" 2>/dev/null | sed -n 's/.*\.aotb\.header *PROGBITS *[0-9a-f]* \([0-9a-f]*\) .*/\1/p')
+if [ -n "$hdr" ]; then
+    cp "$W/p.aot" "$W/v2.aot"
+    printf '\002' | dd of="$W/v2.aot" bs=1 seek=$((0x$hdr + 8)) conv=notrunc 2>/dev/null
+    expect_err "an older-format image: verify names its version" "v2.aot: image format version 2 is not supported" "$AOTB" verify "$W/v2.aot"
+    build "$W/q.vir" -o "$W/v2.aot" && [ "$(field added)" = 3000 ] && [ "$(field compiled)" = 3000 ] &&
+        "$AOTB" verify "$W/v2.aot" >/dev/null 2>&1 && ok "build rebuilds an older-format image" ||
+        not_ok "build rebuilds an older-format image" "$(cat "$W/out" "$W/err")"
+    same_run "the rebuilt image runs like the interpreter" "$W/v2.aot" "$W/q.vir"
+else
+    not_ok "readelf finds the image header" "$(readelf -S -W "$W/p.aot" 2>&1 | head -5)"
+fi
 expect_err "diff: a damaged image is reported as an image" "^[^:]*g\.aot: .*(truncated|ELF)" "$AOTB" diff "$W/g.aot" "$W/q.vir"
 : > "$W/empty.aot"
 expect_err "diff: an empty image is reported as an image" "empty\.aot: truncated" "$AOTB" diff "$W/empty.aot" "$W/q.vir"

@@ -324,6 +324,41 @@ static void test_steps_and_errors(void)
     CU_ASSERT_EQUAL(aotb_builder_load_image(b, bad, &err), -1);
     aotb_error_free(err);
     err = NULL;
+    /* An aotb image of another format version (2, an older aotb's) is no
+     * base: update rebuilds it, every block Added; an explicit load says
+     * which version it is. */
+    const char *oldv = tpath("oldversion.aot");
+    aotb_builder *vb = NULL;
+    CU_ASSERT_EQUAL_FATAL(aotb_builder_new(NULL, &vb, &err), 0);
+    CU_ASSERT_EQUAL(aotb_builder_set_program_text(vb, "t.vir", t, strlen(t),
+                                                  &err), 0);
+    CU_ASSERT_EQUAL_FATAL(aotb_builder_update(vb, oldv, &err), 0);
+    void *img = read_file(oldv, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+    uint8_t *hdr = (uint8_t *)img + get_le64((uint8_t *)img +
+                                             get_le64((uint8_t *)img + 40) +
+                                             64 * IMG_SEC_HEADER + 24);
+    CU_ASSERT_EQUAL(get_le32(hdr + 8), IMG_FORMAT_VERSION);
+    put_le32(hdr + 8, 2);
+    f = fopen(oldv, "wb");
+    CU_ASSERT_EQUAL(fwrite(img, 1, len, f), len);
+    fclose(f);
+    free(img);
+    CU_ASSERT_EQUAL(aotb_builder_load_image(vb, oldv, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "format version 2"));
+    aotb_error_free(err);
+    err = NULL;
+    CU_ASSERT_EQUAL(aotb_builder_update(vb, oldv, &err), 0);
+    aotb_builder_stats(vb, &s);
+    CU_ASSERT_EQUAL(s.added, 20);
+    CU_ASSERT_EQUAL(s.compiled, 20);
+    CU_ASSERT_EQUAL(run_file(oldv), ksum(k, 20));
+    /* the rebuilt image is of this version, and a base again */
+    CU_ASSERT_EQUAL(aotb_builder_update(vb, oldv, &err), 0);
+    aotb_builder_stats(vb, &s);
+    CU_ASSERT_EQUAL(s.unchanged, 20);
+    CU_ASSERT_EQUAL(s.compiled, 0);
+    aotb_builder_free(vb);
     /* Saving into a missing directory fails cleanly. */
     CU_ASSERT_EQUAL(aotb_builder_save(b, tpath("no/such/dir.aot"), &err), -1);
     CU_ASSERT_PTR_NOT_NULL(err);
