@@ -509,6 +509,54 @@ static void test_host_calls(void)
     }
     CU_ASSERT_EQUAL(bad, 0);
     native_free(&np);
+
+    /* Stops with host frames live (the frames then go to the return
+     * stack): budget stops on the way down, at the deepest point and on
+     * the way up, and a fault at the deepest point, each compared whole
+     * (status, pc, registers, the return stack entry by entry) with the
+     * interpreter. */
+    bad = 0;
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        uint64_t dd = depths[i];
+        uint64_t stops[] = {2, 3, 3 * dd - 1, 3 * dd, 3 * dd + 1,
+                            3 * dd + 2 + dd / 2, 4 * dd + 3};
+        uint64_t regs[2] = {0, dd};
+        for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++) {
+            native_setup s = {.regs = regs, .nregs = 2,
+                              .max_blocks = stops[k]};
+            aotb_cpu cpu;
+            if (native_compare(&p, &s, &cpu) != 0) {
+                bad++;
+                continue;
+            }
+            bad += cpu.status != AOTB_ST_BUDGET;
+            cpu_free(&cpu);
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    ir_program_free(&p);
+    /* The leaf loads from r9 = -1, out of range, instead of movi. */
+    const char *leaf = strstr(host_calls_text, " movi r2, 7\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(leaf);
+    size_t at = (size_t)(leaf - host_calls_text);
+    char faulting[sizeof host_calls_text + 16];
+    snprintf(faulting, sizeof faulting, "%.*s load r2, [r9], u64%s", (int)at,
+             host_calls_text, leaf + strlen(" movi r2, 7"));
+    CU_ASSERT_EQUAL_FATAL(ir_parse("fault", faulting, strlen(faulting), &p,
+                                   &d), 0);
+    bad = 0;
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        uint64_t regs[10] = {0, depths[i], 0, 0, 0, 0, 0, 0, 0, UINT64_MAX};
+        native_setup s = {.regs = regs, .nregs = 10};
+        aotb_cpu cpu;
+        if (native_compare(&p, &s, &cpu) != 0) {
+            bad++;
+            continue;
+        }
+        bad += cpu.status != AOTB_ST_MEMFAULT || cpu.rsp != depths[i] + 1;
+        cpu_free(&cpu);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
     ir_program_free(&p);
     diag_free(&d);
 }
