@@ -234,7 +234,8 @@ static int read_header(rd *r)
 static int cmp_sec_offset(const void *a, const void *b, void *secs)
 {
     const img_section *s = secs;
-    uint64_t x = s[*(const uint32_t *)a].offset, y = s[*(const uint32_t *)b].offset;
+    uint64_t x = s[*(const uint32_t *)a].offset;
+    uint64_t y = s[*(const uint32_t *)b].offset;
     return x < y ? -1 : x > y;
 }
 
