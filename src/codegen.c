@@ -54,7 +54,7 @@ opnd cgb_opnd_of(const cg_state *s, unsigned g)
 }
 
 /* Reads and writes of each op, in the order the op does them. */
-static int op_reads(const ir_op *op, unsigned regs[3])
+static inline int op_reads(const ir_op *op, unsigned regs[3])
 {
     switch ((ir_shape)ir_op_shapes[op->op]) {
     case IR_SHAPE_DAB: regs[0] = op->a; regs[1] = op->b; return 2;
@@ -71,7 +71,7 @@ static int op_reads(const ir_op *op, unsigned regs[3])
     return 0;
 }
 
-static int op_writes(const ir_op *op)
+static inline int op_writes(const ir_op *op)
 {
     switch ((ir_shape)ir_op_shapes[op->op]) {
     case IR_SHAPE_NONE:
@@ -96,26 +96,30 @@ static unsigned alloc_regs(cg_state *s, bool loop)
     const ir_block *last = s->seg[s->nseg - 1];
     /* Use counts of the registers the block mentions, listed once each
      * (the candidates: scanning all 256 registers per slot cost more than
-     * the rest of the compilation of a typical block). */
+     * the rest of the compilation of a typical block), and whether each
+     * one's first access is a read: a read before any write, live at entry
+     * (an op reads its operands before it writes its result). */
     uint32_t uses[IR_NREGS];
     uint8_t seen[IR_NREGS];
+    bool read_first[IR_NREGS];
     unsigned nseen = 0;
     memset(uses, 0, sizeof uses);
-#define USE(reg) do { unsigned u_ = (reg); \
-        if (uses[u_]++ == 0) seen[nseen++] = (uint8_t)u_; } while (0)
+#define USE(reg, rd) do { unsigned u_ = (reg); \
+        if (uses[u_]++ == 0) { seen[nseen++] = (uint8_t)u_; \
+                               read_first[u_] = (rd); } } while (0)
     for (unsigned g = 0; g < s->nseg; g++) {
         const ir_block *b = s->seg[g];
         for (uint32_t i = 0; i < b->nops; i++) {
             unsigned r[3];
             int n = op_reads(&b->ops[i], r);
             for (int k = 0; k < n; k++)
-                USE(r[k]);
+                USE(r[k], true);
             if (op_writes(&b->ops[i]))
-                USE(b->ops[i].d);
+                USE(b->ops[i].d, false);
         }
     }
     if (term_reads(&last->term))
-        USE(last->term.reg);
+        USE(last->term.reg, true);
 #undef USE
 
     /* The best NCACHE candidates in order, by insertion in one pass. */
@@ -138,31 +142,14 @@ static unsigned alloc_regs(cg_state *s, bool loop)
         top[pos] = g;
     }
     memset(s->slot_of, 0xff, sizeof s->slot_of);     /* every entry -1 */
+    unsigned live_in = 0;
     for (int k = 0; k < NCACHE; k++) {
         s->guest_of[k] = (unsigned)k < ntop ? top[k] : -1;
-        if ((unsigned)k < ntop)
+        if ((unsigned)k < ntop) {
             s->slot_of[top[k]] = (int16_t)k;
-    }
-
-    unsigned written = 0, live_in = 0;
-    for (unsigned g = 0; g < s->nseg; g++) {
-        const ir_block *b = s->seg[g];
-        for (uint32_t i = 0; i < b->nops; i++) {
-            unsigned r[3];
-            int n = op_reads(&b->ops[i], r);
-            for (int k = 0; k < n; k++) {
-                int slot = s->slot_of[r[k]];
-                if (slot >= 0 && !(written & 1u << slot))
-                    live_in |= 1u << slot;
-            }
-            if (op_writes(&b->ops[i]) && s->slot_of[b->ops[i].d] >= 0)
-                written |= 1u << s->slot_of[b->ops[i].d];
+            if (read_first[top[k]])
+                live_in |= 1u << k;
         }
-    }
-    if (term_reads(&last->term)) {
-        int slot = s->slot_of[last->term.reg];
-        if (slot >= 0 && !(written & 1u << slot))
-            live_in |= 1u << slot;
     }
     return live_in;
 }
