@@ -37,7 +37,6 @@ typedef struct lblock {
 
 typedef struct lchunk {
     uint32_t first, n;     /* blocks */
-    buf code;              /* uncompressed (empty when reused) */
     buf z;                 /* Elf64_Chdr + zstd frame */
     buf rela;
     int reused;            /* z points into the old image (not owned) */
@@ -550,19 +549,13 @@ static const uint8_t *obj_code(link_ctx *c, size_t i)
     return *z + x->offset;
 }
 
-static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off,
-                  int copy)
+/* Block b at offset off of chunk ch (its code is copied in when the chunk
+ * is compressed: pass_compress). */
+static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off)
 {
     size_t len = o_len(c, b->obj);
     b->chunk = (uint32_t)(ch - c->chunks);
     b->offset = off;
-    if (copy) {
-        const uint8_t *code = obj_code(c, b->obj);
-        if (!code)
-            return;
-        pad_to(&ch->code, off, 0xcc);      /* int3 between blocks */
-        buf_append(&ch->code, code, len);
-    }
     if (!ch->rela_reused) {
         size_t nr = o_nrelocs(c, b->obj);
         for (size_t k = 0; k < nr; k++) {
@@ -612,23 +605,23 @@ static void pass_layout(link_ctx *c)
             }
             for (uint32_t k = 0; k < och->nblocks; k++)
                 place(c, r, &c->blocks[i + k],
-                      c->old->blocks[och->first_block + k].offset, 0);
+                      c->old->blocks[och->first_block + k].offset);
             i += och->nblocks;
             ch = NULL;
             continue;
         }
         lblock *b = &c->blocks[i];
-        uint64_t off = ch ? align16(ch->code.len) : 0;
+        uint64_t off = ch ? align16(ch->size) : 0;
         if (!ch || (ch->n > 0 && off + o_len(c, b->obj) > IMG_CHUNK_TARGET) ||
             (c->max_chunk_blocks && ch->n >= c->max_chunk_blocks)) {
             ch = &c->chunks[c->nchunks++];
             ch->first = (uint32_t)i;
             off = 0;
         }
-        place(c, ch, b, (uint32_t)off, 1);
+        place(c, ch, b, (uint32_t)off);
         if (c->errors)
             return;
-        if (ch->code.len > IMG_MAX_CHUNK_SIZE) {
+        if (ch->size > IMG_MAX_CHUNK_SIZE) {
             lerr(c, "chunk %zu is too large", c->nchunks - 1);
             return;
         }
@@ -647,11 +640,34 @@ static void pass_layout(link_ctx *c)
 
 /* ---- compress --------------------------------------------------------- */
 
+/* Chunk ch's code, its blocks at their offsets with int3 between them,
+ * into code (NULL after an error). */
+static const buf *chunk_code(link_ctx *c, const lchunk *ch, buf *code)
+{
+    code->len = 0;
+    for (uint32_t k = 0; k < ch->n; k++) {
+        const lblock *b = &c->blocks[ch->first + k];
+        const uint8_t *p = obj_code(c, b->obj);
+        if (!p)
+            return NULL;
+        pad_to(code, b->offset, 0xcc);
+        buf_append(code, p, o_len(c, b->obj));
+    }
+    if (code->oom || code->len != ch->size) {
+        lerr(c, "out of memory");
+        return NULL;
+    }
+    return code;
+}
+
 static void pass_compress(link_ctx *c)
 {
     /* One context for every chunk: a fresh one per chunk would allocate
-     * and clear its match tables each time. */
+     * and clear its match tables each time.  One buffer, too: each chunk's
+     * code is put together in it and compressed from there, so the
+     * uncompressed code is never held whole. */
     ZSTD_CCtx *z = ZSTD_createCCtx();
+    buf scratch = {0};
     if (!z) {
         lerr(c, "out of memory");
         return;
@@ -660,23 +676,27 @@ static void pass_compress(link_ctx *c)
         lchunk *ch = &c->chunks[i];
         if (ch->reused)
             continue;
-        size_t bound = ZSTD_compressBound(ch->code.len);
+        const buf *code = chunk_code(c, ch, &scratch);
+        if (!code)
+            break;
+        size_t bound = ZSTD_compressBound(code->len);
         if (buf_reserve(&ch->z, sizeof(Elf64_Chdr) + bound) != 0) {
             lerr(c, "out of memory");
             break;
         }
         buf_put32(&ch->z, IMG_ELFCOMPRESS_ZSTD);     /* ch_type */
         buf_put32(&ch->z, 0);                        /* ch_reserved */
-        buf_put64(&ch->z, ch->code.len);             /* ch_size */
+        buf_put64(&ch->z, code->len);                /* ch_size */
         buf_put64(&ch->z, IMG_BLOCK_ALIGN);          /* ch_addralign */
         size_t zn = ZSTD_compressCCtx(z, ch->z.data + ch->z.len, bound,
-                                      ch->code.data, ch->code.len, c->level);
+                                      code->data, code->len, c->level);
         if (ZSTD_isError(zn)) {
             lerr(c, "chunk %zu: zstd: %s", i, ZSTD_getErrorName(zn));
             break;
         }
         ch->z.len += zn;
     }
+    buf_free(&scratch);
     ZSTD_freeCCtx(z);
 }
 
@@ -937,8 +957,7 @@ static void pass_write(link_ctx *c, sink *snk)
     for (int i = 0; i < 8; i++)
         bad |= bufs[i].oom;
     for (size_t i = 0; i < c->nchunks; i++)
-        bad |= c->chunks[i].z.oom || c->chunks[i].rela.oom ||
-               c->chunks[i].code.oom;
+        bad |= c->chunks[i].z.oom || c->chunks[i].rela.oom;
     /* The file as pieces, so that the chunks (most of it, and for an
      * incremental link mostly the old image's bytes) are never copied
      * into one buffer when the file is written straight from them. */
@@ -1152,7 +1171,6 @@ static int link_run(const obj_file *objs, const char *const *names,
     for (size_t i = 0; i < c.nmissing; i++)
         cg_code_free(&c.missing[i]);
     for (size_t i = 0; i < c.nchunks; i++) {
-        buf_free(&c.chunks[i].code);
         if (!c.chunks[i].reused)
             buf_free(&c.chunks[i].z);
         if (!c.chunks[i].rela_reused)
