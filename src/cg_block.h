@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "codegen.h"
+#include "cpu.h"
 #include "x86_emit.h"
 
 /* Host registers that cache guest registers (rsi rdi r8 r9 r10 r11 r15
@@ -79,16 +80,32 @@ typedef struct opnd {
     int32_t off;
 } opnd;
 
-/* A guest register's cache register, or X86_NOREG. */
-int cgb_host_of(const cg_state *s, unsigned g);
-opnd cgb_opnd_of(const cg_state *s, unsigned g);
+/* A guest register's cache register, or X86_NOREG; as an operand.  Inline:
+ * every operand of every op asks. */
+static inline int cgb_host_of(const cg_state *s, unsigned g)
+{
+    int slot = s->slot_of[g];
+    return slot < 0 ? X86_NOREG : cgb_cache_regs[slot];
+}
+
+static inline opnd cgb_opnd_of(const cg_state *s, unsigned g)
+{
+    return (opnd){ cgb_host_of(s, g), CPU_OFF_R(g) };
+}
+
 /* opc r, operand (register-direct or [rbx + off]). */
 void cgb_op_ro(cg_state *s, int opc, int r, opnd o);
 /* The operand in a register: its cache register, or loaded into scratch. */
 int cgb_in_reg(cg_state *s, opnd o, int scratch);
 void cgb_mov_to(cg_state *s, int dst, opnd src);
-/* Where an op computes its result, and the step that files it. */
-int cgb_dst_reg(const cg_state *s, unsigned d);
+/* Where an op computes its result: the destination's cache register, or
+ * rax for an uncached destination; and the step that files it. */
+static inline int cgb_dst_reg(const cg_state *s, unsigned d)
+{
+    int h = cgb_host_of(s, d);
+    return h >= 0 ? h : X86_RAX;
+}
+
 void cgb_dst_done(cg_state *s, unsigned d, int reg);
 /* A jcc rel32 to an out-of-line stop of this kind (COLD_*). */
 void cgb_jcc_cold(cg_state *s, int cc, int kind, unsigned dirty);

@@ -42,17 +42,6 @@ const int cgb_cache_regs[NCACHE] = { X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10,
 
 /* ---- register cache ---------------------------------------------------- */
 
-int cgb_host_of(const cg_state *s, unsigned g)
-{
-    int slot = s->slot_of[g];
-    return slot < 0 ? X86_NOREG : cgb_cache_regs[slot];
-}
-
-opnd cgb_opnd_of(const cg_state *s, unsigned g)
-{
-    return (opnd){ cgb_host_of(s, g), CPU_OFF_R(g) };
-}
-
 /* Reads and writes of each op, in the order the op does them. */
 static inline int op_reads(const ir_op *op, unsigned regs[3])
 {
@@ -185,14 +174,6 @@ void cgb_mov_to(cg_state *s, int dst, opnd src)
 {
     if (src.reg != dst)
         cgb_op_ro(s, OPC_MOVL_GvEv | P_REXW, dst, src);
-}
-
-/* Where an op computes its result: the destination's cache register, or
- * rax for an uncached destination. */
-int cgb_dst_reg(const cg_state *s, unsigned d)
-{
-    int h = cgb_host_of(s, d);
-    return h >= 0 ? h : X86_RAX;
 }
 
 /* The result is in reg: store it if d is uncached, else mark it dirty. */

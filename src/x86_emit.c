@@ -4,8 +4,11 @@
 #include <elf.h>
 #include <stdlib.h>
 
-void x86_enc(cg_code *c, int opc, int r, int rm, int index, int shift,
-             int32_t disp, x86_form form)
+/* The encoder itself, inlined into each wrapper below so that each one is
+ * compiled for its own operand form (the code generator's hot path). */
+static inline __attribute__((always_inline)) void
+enc(cg_code *c, int opc, int r, int rm, int index, int shift, int32_t disp,
+    x86_form form)
 {
     /* The instruction (at most 66 REX 0f op modrm sib disp32: 11 bytes)
      * is written straight into the buffer after one capacity check. */
@@ -73,25 +76,31 @@ void x86_enc(cg_code *c, int opc, int r, int rm, int index, int shift,
     b->len += n;
 }
 
+void x86_enc(cg_code *c, int opc, int r, int rm, int index, int shift,
+             int32_t disp, x86_form form)
+{
+    enc(c, opc, r, rm, index, shift, disp, form);
+}
+
 void x86_op(cg_code *c, int opc, int rm)
 {
-    x86_enc(c, opc, 0, rm, X86_NOREG, 0, 0, X86_F_NONE);
+    enc(c, opc, 0, rm, X86_NOREG, 0, 0, X86_F_NONE);
 }
 
 void x86_rr(cg_code *c, int opc, int r, int rm)
 {
-    x86_enc(c, opc, r, rm, X86_NOREG, 0, 0, X86_F_REG);
+    enc(c, opc, r, rm, X86_NOREG, 0, 0, X86_F_REG);
 }
 
 void x86_rm(cg_code *c, int opc, int r, int base, int32_t disp)
 {
-    x86_enc(c, opc, r, base, X86_NOREG, 0, disp, X86_F_MEM);
+    enc(c, opc, r, base, X86_NOREG, 0, disp, X86_F_MEM);
 }
 
 void x86_rmx(cg_code *c, int opc, int r, int base, int index, int shift,
              int32_t disp)
 {
-    x86_enc(c, opc, r, base, index, shift, disp, X86_F_MEM);
+    enc(c, opc, r, base, index, shift, disp, X86_F_MEM);
 }
 
 void x86_imm8(cg_code *c, int8_t v)
