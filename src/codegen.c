@@ -111,32 +111,33 @@ static unsigned alloc_regs(cg_state *s, bool loop)
         USE(last->term.reg, true);
 #undef USE
 
-    /* The best NCACHE candidates in order, by insertion in one pass. */
-    int top[NCACHE];
+    /* The best NCACHE candidates in order, by insertion in one pass.  A
+     * candidate's rank is one number: its uses, then the lower register
+     * first (all distinct, so the order is total). */
+    uint64_t top[NCACHE + 1];
     unsigned ntop = 0;
     for (unsigned j = 0; j < nseen; j++) {
-        int g = seen[j];
+        unsigned g = seen[j];
         if (uses[g] < min_uses)
             continue;
+        uint64_t key = (uint64_t)uses[g] << 8 | (IR_NREGS - 1 - g);
         unsigned pos = ntop;
-        while (pos > 0 && (uses[g] > uses[top[pos - 1]] ||
-                           (uses[g] == uses[top[pos - 1]] && g < top[pos - 1])))
+        while (pos > 0 && key > top[pos - 1]) {
+            top[pos] = top[pos - 1];         /* top[NCACHE]: falls off */
             pos--;
-        if (pos == NCACHE)
-            continue;
+        }
+        top[pos] = key;
         if (ntop < NCACHE)
             ntop++;
-        for (unsigned q = ntop - 1; q > pos; q--)
-            top[q] = top[q - 1];
-        top[pos] = g;
     }
     memset(s->slot_of, 0xff, sizeof s->slot_of);     /* every entry -1 */
     unsigned live_in = 0;
     for (int k = 0; k < NCACHE; k++) {
-        s->guest_of[k] = (unsigned)k < ntop ? top[k] : -1;
-        if ((unsigned)k < ntop) {
-            s->slot_of[top[k]] = (int16_t)k;
-            if (read_first[top[k]])
+        int g = (unsigned)k < ntop ? IR_NREGS - 1 - (int)(top[k] & 0xff) : -1;
+        s->guest_of[k] = g;
+        if (g >= 0) {
+            s->slot_of[g] = (int16_t)k;
+            if (read_first[g])
                 live_in |= 1u << k;
         }
     }
