@@ -642,8 +642,9 @@ static void pass_layout(link_ctx *c)
 
 /* Chunk ch's code, its blocks at their offsets with int3 between them,
  * into code (NULL after an error). */
-static const buf *chunk_code(link_ctx *c, const lchunk *ch, buf *code)
+static const buf *chunk_code(link_ctx *c, size_t ci, buf *code)
 {
+    const lchunk *ch = &c->chunks[ci];
     code->len = 0;
     for (uint32_t k = 0; k < ch->n; k++) {
         const lblock *b = &c->blocks[ch->first + k];
@@ -653,8 +654,13 @@ static const buf *chunk_code(link_ctx *c, const lchunk *ch, buf *code)
         pad_to(code, b->offset, 0xcc);
         buf_append(code, p, o_len(c, b->obj));
     }
-    if (code->oom || code->len != ch->size) {
+    if (code->oom) {
         lerr(c, "out of memory");
+        return NULL;
+    }
+    if (code->len != ch->size) {
+        lerr(c, "internal error: chunk %zu holds %zu bytes, laid out as "
+                "%" PRIu64, ci, code->len, ch->size);
         return NULL;
     }
     return code;
@@ -676,7 +682,7 @@ static void pass_compress(link_ctx *c)
         lchunk *ch = &c->chunks[i];
         if (ch->reused)
             continue;
-        const buf *code = chunk_code(c, ch, &scratch);
+        const buf *code = chunk_code(c, i, &scratch);
         if (!code)
             break;
         size_t bound = ZSTD_compressBound(code->len);
