@@ -241,15 +241,6 @@ void cgb_jcc_memfault(cg_state *s, int cc, int areg)
 }
 
 /* Stores status and pc (info already set when it matters) and leaves. */
-/* lea reg, [rip + ?], an address later in this code: returns the end to
- * patch with x86_patch32 once the address is known. */
-static uint32_t emit_lea_fwd(cg_code *c, int reg)
-{
-    x86_enc(c, OPC_LEA | P_REXW, reg, X86_NOREG, X86_NOREG, 0, 0, X86_F_RIP);
-    x86_imm32(c, 0);
-    return x86_here(c);
-}
-
 static void emit_stop(cg_state *s, aotb_status st, uint64_t pc)
 {
     x86_st_imm64(s->c, X86_RBX, CPU_OFF_PC, pc, X86_RCX);
@@ -360,7 +351,7 @@ static void gen_term(cg_state *s)
         /* deep: the runtime's deep stub returns to rdx, eax = 0 when the
          * host frames are written and the call may go on. */
         x86_patch32(c, to_deep, x86_here(c));
-        uint32_t lea_end = emit_lea_fwd(c, X86_RDX);
+        uint32_t lea_end = x86_lea_fwd(c, X86_RDX);
         x86_rm(c, OPC_GRP5, EXT5_JMPN_Ev, X86_RBX, CPU_OFF_HDEEP);
         x86_patch32(c, lea_end, x86_here(c));
         x86_rr(c, OPC_TEST_EvGv, X86_RAX, X86_RAX);
@@ -952,9 +943,9 @@ int cg_compile_runtime(cg_code *out, aotb_diag *d)
      * hstack (pop). */
     x86_st(out, X86_RSP, X86_RBX, CPU_OFF_HRSP);
     emit_hlim(out);
-    uint32_t deep_lea = emit_lea_fwd(out, X86_RAX);
+    uint32_t deep_lea = x86_lea_fwd(out, X86_RAX);
     x86_st(out, X86_RAX, X86_RBX, CPU_OFF_HDEEP);
-    uint32_t pop_lea = emit_lea_fwd(out, X86_RAX);
+    uint32_t pop_lea = x86_lea_fwd(out, X86_RAX);
     x86_st(out, X86_RAX, X86_RBX, CPU_OFF_HPOP);
     x86_rr(out, OPC_GRP5, EXT5_JMPN_Ev, X86_RSI);
 

@@ -286,6 +286,13 @@ uint32_t x86_jmp32_fwd(cg_code *c)
     return x86_here(c);
 }
 
+uint32_t x86_lea_fwd(cg_code *c, int reg)
+{
+    enc(c, OPC_LEA | P_REXW, reg, X86_NOREG, X86_NOREG, 0, 0, X86_F_RIP);
+    x86_imm32(c, 0);
+    return x86_here(c);
+}
+
 uint32_t x86_jmp8_fwd(cg_code *c)
 {
     x86_op(c, OPC_JMP_short, X86_NOREG);

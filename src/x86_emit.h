@@ -151,6 +151,9 @@ uint32_t x86_jcc32_fwd(cg_code *c, int cc);
 uint32_t x86_jcc8_fwd(cg_code *c, int cc);
 uint32_t x86_jmp8_fwd(cg_code *c);
 uint32_t x86_jmp32_fwd(cg_code *c);
+/* lea reg, [rip + ?] to an address later in the same code, patched the
+ * same way (x86_patch32). */
+uint32_t x86_lea_fwd(cg_code *c, int reg);
 /* Nops up to the next multiple of a bytes (a power of two <= 64). */
 void x86_align(cg_code *c, uint32_t a);
 void x86_patch32(cg_code *c, uint32_t end, uint32_t target);
