@@ -71,6 +71,12 @@ typedef struct cg_state {
      * for all the copies at their head, and check nothing themselves. */
     unsigned nhoist;
     struct { uint8_t reg, kmask; } hoist[4];
+    /* In the copies of a counted loop that no copy can leave: the "addi g,
+     * g, imm" steps of the guest registers in these cache slots are summed
+     * in pend, not done; accesses through them add pend to their offset,
+     * and the loop does the sums before its last compare. */
+    unsigned step_slots;
+    int64_t pend[NCACHE];
 } cg_state;
 
 /* An operand: a host register, or the guest register's slot in the cpu
@@ -91,6 +97,13 @@ static inline int cgb_host_of(const cg_state *s, unsigned g)
 static inline opnd cgb_opnd_of(const cg_state *s, unsigned g)
 {
     return (opnd){ cgb_host_of(s, g), CPU_OFF_R(g) };
+}
+
+/* The steps of guest register g not yet done (see step_slots). */
+static inline int64_t cgb_pending(const cg_state *s, unsigned g)
+{
+    int slot = s->slot_of[g];
+    return slot >= 0 && s->step_slots & 1u << slot ? s->pend[slot] : 0;
 }
 
 /* opc r, operand (register-direct or [rbx + off]). */

@@ -7,7 +7,8 @@
  * every point because a block is straight-line code, so every exit writes
  * back exactly the registers that changed before it.  A self loop keeps
  * its registers across iterations and small ones are unrolled, with some
- * bounds checks done once per group of iterations (gen_self_loop).  Guest
+ * bounds checks done once per group of iterations and, in counted loops,
+ * the exit tests too (gen_self_loop).  Guest
  * calls and rets are host calls and rets, for the return predictor (see
  * cg_compile_runtime). */
 #include "codegen.h"
@@ -20,13 +21,14 @@
 #include "cg_block.h"
 #include "runtime.h"
 
-#define CG_VERSION 8   /* 2: call records host return addresses; 3: fault
+#define CG_VERSION 9   /* 2: call records host return addresses; 3: fault
                         * addresses in cache registers, deferred loop
                         * compares; 4: the return stack depth lives in r13;
                         * 5: ret leaves cpu->pc to the return lookup;
                         * 6: small self loops unrolled; 7: host calls;
                         * 8: host frames written to the return stack only
-                        * when dropped */
+                        * when dropped; 9: counted loops' copies without
+                        * exit tests, their steps summed */
 
 /* Host calls: at most this many host frames (8 bytes each) below the
  * caller of enter; the return predictor of a CPU holds far fewer. */
@@ -461,16 +463,23 @@ static unsigned unroll_count(const ir_block *b)
     return b->nops > UNROLL_MAX_OPS ? 1 : b->nops > 8 ? 4 : UNROLL_MAX;
 }
 
-/* The ops of the self loop, once. */
-static void gen_loop_ops(cg_state *s)
+/* Op i of the self loop. */
+static void gen_loop_op(cg_state *s, uint32_t i)
+{
+    const ir_block *b = s->seg[0];
+    s->defer_cmp = i + 1 == b->nops && can_defer_cmp(s);
+    s->defer_val = b->term.target == b->pc;
+    cgb_gen_op(s, &b->ops[i]);
+}
+
+/* The ops of the self loop, once (without the last when skip_last: a
+ * counted loop's compare, whose value is known or comes later). */
+static void gen_loop_ops(cg_state *s, bool skip_last)
 {
     const ir_block *b = s->seg[0];
     s->flags_live = false;
-    for (uint32_t i = 0; i < b->nops; i++) {
-        s->defer_cmp = i + 1 == b->nops && can_defer_cmp(s);
-        s->defer_val = b->term.target == b->pc;
-        cgb_gen_op(s, &b->ops[i]);
-    }
+    for (uint32_t i = 0; i + skip_last < b->nops; i++)
+        gen_loop_op(s, i);
 }
 
 /* Whether the loop's condjmp chooses between two targets. */
@@ -650,6 +659,150 @@ static void hoist_checks(cg_state *s, unsigned u, uint32_t fail)
     }
 }
 
+/* ---- exit tests that the copies' head does once -------------------------- */
+
+/* A conditional self loop that goes on while its last op's compare holds
+ * is counted when that compare is between an induction register I, which
+ * the body changes only by small addi steps (C per iteration, not 0), and
+ * a register N that the body does not write, in one of these forms:
+ *   cmpltu / cmplt  d, I, N   with C > 0   (counting up to N)
+ *   cmpltu / cmplt  d, N, I   with C < 0   (counting down to N)
+ *   cmpne d, I, N  or  d, N, I  with C = +1 or -1
+ * Copy k of the U copies tests I0 + (k + 1) C, I0 being I at the copies'
+ * head, and the values I0 + C ... I0 + (U - 1) C lie between I0 and
+ * I0 + (U - 1) C without wrapping around (the head checks that it does not
+ * wrap).  So one test at the head shows that the first U - 1 copies all go
+ * on, and they leave out the compare and its exit; the last copy keeps
+ * both.  When the head's test fails, the loop runs one checked iteration
+ * instead, as for a failed bounds check.  The compare's register holds
+ * defer_val all through the copies (defer_known). */
+enum { CNT_LTU_UP, CNT_LT_UP, CNT_LTU_DOWN, CNT_LT_DOWN, CNT_NE };
+
+typedef struct counted {
+    int kind;
+    unsigned i, n;
+    int64_t step;
+} counted;
+
+static bool writes_reg(const ir_block *b, unsigned g)
+{
+    for (uint32_t k = 0; k < b->nops; k++)
+        if (op_writes(&b->ops[k]) && b->ops[k].d == g)
+            return true;
+    return false;
+}
+
+static bool loop_counted(const cg_state *s, counted *out)
+{
+    const ir_block *b = s->seg[0];
+    if (!loop_is_cond(s) || b->term.target != b->pc || !defer_reg_stays(s))
+        return false;
+    const ir_op *cmp = &b->ops[b->nops - 1];
+    bool ne = cmp->op == IR_CMPNE;
+    if (!ne && cmp->op != IR_CMPLTU && cmp->op != IR_CMPLT)
+        return false;
+    for (int up = 0; up < 2; up++) {        /* I as operand a, then as b */
+        unsigned i = up ? cmp->b : cmp->a, n = up ? cmp->a : cmp->b;
+        int64_t c;
+        if (i == n || writes_reg(b, n) || !loop_step(b, i, &c) || c == 0)
+            continue;
+        bool fits = ne ? c == 1 || c == -1 : up ? c < 0 : c > 0;
+        if (!fits || !small(c * (int64_t)(UNROLL_MAX - 1)))
+            continue;
+        out->kind = ne                      ? CNT_NE
+                    : cmp->op == IR_CMPLTU ? (up ? CNT_LTU_DOWN : CNT_LTU_UP)
+                                           : (up ? CNT_LT_DOWN : CNT_LT_UP);
+        out->i = i;
+        out->n = n;
+        out->step = c;
+        return true;
+    }
+    return false;
+}
+
+/* At the copies' head: on to fail unless the exit tests of the first u - 1
+ * copies all go on.  rax is free here (the bounds checks use it too). */
+static void counted_check(cg_state *s, const counted *k, unsigned u,
+                          uint32_t fail)
+{
+    cg_code *c = s->c;
+    int32_t span = (int32_t)(k->step * (int64_t)(u - 1));
+    int cmp_rax = OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW;
+    if (k->kind == CNT_NE) {
+        /* No I0 + j C (1 <= j < u) equals N: the distance from I0 to N in
+         * the direction of C, less 1, is at least u - 1 (unsigned). */
+        cgb_mov_to(s, X86_RAX, cgb_opnd_of(s, k->step > 0 ? k->n : k->i));
+        cgb_op_ro(s, OPC_ARITH_GvEv | ARITH_SUB << 3 | P_REXW, X86_RAX,
+                  cgb_opnd_of(s, k->step > 0 ? k->i : k->n));
+        x86_arith_ri(c, ARITH_SUB, X86_RAX, 1);
+        x86_arith_ri(c, ARITH_CMP, X86_RAX, (int32_t)(u - 1));
+        x86_patch32(c, x86_jcc32_fwd(c, X86_CC_B), fail);
+        return;
+    }
+    /* rax = I0 + (u - 1) C, failing on wrap-around (unsigned: a carry or
+     * borrow; signed: overflow), then the last test itself. */
+    bool sgn = k->kind == CNT_LT_UP || k->kind == CNT_LT_DOWN;
+    cgb_mov_to(s, X86_RAX, cgb_opnd_of(s, k->i));
+    if (k->step > 0)
+        x86_arith_ri(c, ARITH_ADD, X86_RAX, span);
+    else
+        x86_arith_ri(c, ARITH_SUB, X86_RAX, -span);
+    x86_patch32(c, x86_jcc32_fwd(c, sgn ? X86_CC_O : X86_CC_B), fail);
+    cgb_op_ro(s, cmp_rax, X86_RAX, cgb_opnd_of(s, k->n));
+    static const int fails[] = {
+        [CNT_LTU_UP] = X86_CC_AE,   /* not rax < N */
+        [CNT_LT_UP] = X86_CC_GE,
+        [CNT_LTU_DOWN] = X86_CC_BE, /* not N < rax */
+        [CNT_LT_DOWN] = X86_CC_LE,
+    };
+    x86_patch32(c, x86_jcc32_fwd(c, fails[k->kind]), fail);
+}
+
+/* The cache slots whose steps the copies of a counted loop sum up (see
+ * step_slots): none unless every access is hoisted, for then, with the
+ * exit tests gone, nothing in the copies stops; else those of the cached
+ * registers that qualify as in loop_step and that only accesses (as the
+ * address) and their own steps read, apart from the last compare, which
+ * comes after the sums are done. */
+static unsigned foldable_steps(const cg_state *s)
+{
+    const ir_block *b = s->seg[0];
+    unsigned slots = 0, read = 0;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const ir_op *op = &b->ops[i];
+        bool access = op->op == IR_LOAD || op->op == IR_STORE;
+        if (access && !cgb_hoisted(s, op->a, cgb_mt_log2(op->mt)))
+            return 0;
+        int64_t step;
+        int slot = s->slot_of[op->d];
+        if (op->op == IR_ADDI && op->d == op->a && slot >= 0 &&
+            loop_step(b, op->d, &step))
+            slots |= 1u << slot;
+        unsigned regs[3];
+        int n = i + 1 < b->nops ? op_reads(op, regs) : 0;
+        for (int r = 0; r < n; r++) {
+            bool own = r == 0 && (access || (op->op == IR_ADDI &&
+                                             op->d == op->a));
+            if (!own && s->slot_of[regs[r]] >= 0)
+                read |= 1u << s->slot_of[regs[r]];
+        }
+    }
+    return slots & ~read;
+}
+
+/* Does the steps that step_slots summed up, and stops summing. */
+static void flush_steps(cg_state *s)
+{
+    for (unsigned k = 0; k < NCACHE; k++)
+        if (s->step_slots & 1u << k && s->pend[k] != 0) {
+            x86_arith_ri(s->c, ARITH_ADD, cgb_cache_regs[k],
+                         (int32_t)s->pend[k]);
+            s->dirty |= 1u << k;
+        }
+    s->step_slots = 0;
+    memset(s->pend, 0, sizeof s->pend);
+}
+
 /* A self loop after its entry's budget check and loads:
  *
  *     jmp body
@@ -657,8 +810,10 @@ static void hoist_checks(cg_state *s, unsigned u, uint32_t fail)
  *                                  an access may fail)
  *   head:  sub r14, 1; jb stop
  *   body:  ops; jcc unrolled; exit: write back, jmp other
- *   unrolled: sub r14, U; jb undo; hoisted bounds checks (jae undo)
- *          U times: ops; exit test (the last: jcc unrolled; jmp exit)
+ *   unrolled: sub r14, U; jb undo; hoisted bounds checks (jae undo);
+ *          a counted loop's test (jcc undo)
+ *          U times: ops; exit test (the last: jcc unrolled; jmp exit;
+ *          a counted loop's others: neither the compare nor the test)
  *
  * An exit or fault in copy k gives back the U - 1 - k iterations that
  * did not start.  Without unrolling the body's back edge goes to head. */
@@ -677,7 +832,7 @@ static void gen_self_loop(cg_state *s)
     x86_arith_ri(c, ARITH_SUB, X86_R14, 1);
     cgb_jcc_cold(s, X86_CC_B, COLD_BUDGET, s->dirty);
     x86_patch8(c, to_body, x86_here(c));
-    gen_loop_ops(s);
+    gen_loop_ops(s, false);
     if (!unroll) {
         if (cond) {
             x86_patch32(c, x86_jcc32_fwd(c, loop_continue_cc(s)), head);
@@ -701,16 +856,30 @@ static void gen_self_loop(cg_state *s)
     x86_arith_ri(c, ARITH_SUB, X86_R14, (int32_t)u);
     x86_patch32(c, x86_jcc32_fwd(c, X86_CC_B), undo);
     hoist_checks(s, u, undo);
+    counted cnt;
+    bool is_counted = loop_counted(s, &cnt);
+    if (is_counted)
+        counted_check(s, &cnt, u, undo);
     uint32_t mid[UNROLL_MAX];
     s->defer_known = cond && defer_reg_stays(s);
+    s->step_slots = is_counted ? foldable_steps(s) : 0;
     for (unsigned k = 0; k < u; k++) {
         s->refund = u - 1 - k;
-        gen_loop_ops(s);
+        bool goes_on = is_counted && k + 1 < u;   /* known to, that is */
+        if (is_counted && !goes_on) {     /* the last copy */
+            gen_loop_ops(s, true);
+            flush_steps(s);
+            gen_loop_op(s, s->seg[0]->nops - 1);
+        } else {
+            gen_loop_ops(s, goes_on);
+        }
         if (!cond) {
             if (k + 1 == u)
                 x86_jmp_back(c, unrolled);
             continue;
         }
+        if (goes_on)
+            continue;
         int cc = loop_continue_cc(s);
         if (k + 1 < u) {
             mid[k] = x86_jcc32_fwd(c, cc ^ 1);
@@ -722,7 +891,7 @@ static void gen_self_loop(cg_state *s)
     s->refund = 0;
     s->defer_known = false;
     s->nhoist = 0;
-    if (cond)
+    if (cond && !is_counted)
         for (unsigned k = 0; k + 1 < u; k++) {
             x86_patch32(c, mid[k], x86_here(c));
             x86_arith_ri(c, ARITH_ADD, X86_R14, (int32_t)(u - 1 - k));

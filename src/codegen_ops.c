@@ -107,6 +107,11 @@ static void gen_shift_imm(cg_state *s, const ir_op *op)
 
 static void gen_addi(cg_state *s, const ir_op *op)
 {
+    int slot = s->slot_of[op->d];
+    if (op->d == op->a && slot >= 0 && s->step_slots & 1u << slot) {
+        s->pend[slot] += (int64_t)op->imm;     /* small: loop_step */
+        return;
+    }
     int D = cgb_dst_reg(s, op->d);
     opnd A = cgb_opnd_of(s, op->a);
     int64_t imm = (int64_t)op->imm;
@@ -260,15 +265,24 @@ int cgb_addr(cg_state *s, unsigned g, uint64_t imm)
     return X86_RAX;
 }
 
-/* The access's address in a register (cgb_addr), then the bounds check for
- * 1 << k bytes, unless the head of an unrolled loop did it; a failure
- * branches to the memory fault path with the current dirty set.  Returns
- * the register holding the address. */
-static int gen_addr(cg_state *s, const ir_op *op, unsigned k)
+/* The access's address as a register plus *disp: after the bounds check
+ * for 1 << k bytes, the address in a register (cgb_addr) and 0; when the
+ * head of an unrolled loop did the check, a cached register itself and the
+ * offset (with the steps not yet done) if that fits.  A failed check
+ * branches to the memory fault path with the current dirty set. */
+static int gen_addr(cg_state *s, const ir_op *op, unsigned k, int32_t *disp)
 {
+    *disp = 0;
+    if (cgb_hoisted(s, op->a, k)) {
+        int h = cgb_host_of(s, op->a);
+        int64_t v = (int64_t)op->imm + cgb_pending(s, op->a);
+        if (h >= 0 && x86_fits_i32(v)) {
+            *disp = (int32_t)v;
+            return h;
+        }
+        return cgb_addr(s, op->a, op->imm);   /* uncached: nothing pends */
+    }
     int R = cgb_addr(s, op->a, op->imm);
-    if (cgb_hoisted(s, op->a, k))
-        return R;
     x86_rm(s->c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_RBX,
            CPU_OFF_BOUND(k));
     cgb_jcc_memfault(s, X86_CC_AE, R);
@@ -283,9 +297,10 @@ static void gen_load(cg_state *s, const ir_op *op)
         [IR_U32] = OPC_MOVL_GvEv,      /* 32-bit writes zero-extend */
         [IR_S32] = OPC_MOVSLQ, [IR_U64] = OPC_MOVL_GvEv | P_REXW,
     };
-    int R = gen_addr(s, op, cgb_mt_log2(op->mt));
+    int32_t disp;
+    int R = gen_addr(s, op, cgb_mt_log2(op->mt), &disp);
     int D = cgb_dst_reg(s, op->d);
-    x86_rmx(s->c, opc[op->mt], D, X86_R12, R, 0, 0);
+    x86_rmx(s->c, opc[op->mt], D, X86_R12, R, 0, disp);
     cgb_dst_done(s, op->d, D);
 }
 
@@ -296,9 +311,10 @@ static void gen_store(cg_state *s, const ir_op *op)
         OPC_MOVL_EvGv | P_REXW,
     };
     unsigned k = cgb_mt_log2(op->mt);
-    int R = gen_addr(s, op, k);
+    int32_t disp;
+    int R = gen_addr(s, op, k, &disp);
     int B = cgb_in_reg(s, cgb_opnd_of(s, op->b), X86_RCX);
-    x86_rmx(s->c, opc[k], B, X86_R12, R, 0, 0);
+    x86_rmx(s->c, opc[k], B, X86_R12, R, 0, disp);
 }
 
 void cgb_gen_op(cg_state *s, const ir_op *op)

@@ -474,6 +474,31 @@ static void gen_term(unsigned i)
             emit("condjmp r%u, %s, %s\n", c, fu(blk[i]), fu(next));
             break;
         }
+        if (chance(15)) {
+            /* a self loop counted by a compare (what codegen.c's
+             * loop_counted looks for, and forms it must reject), sometimes
+             * with a pointer stepped by addi */
+            static const char *const cmps[] = {"cmpne", "cmpltu", "cmplt"};
+            static const int64_t steps[] = {1, -1, 2, -2, 3, -7, 8};
+            unsigned iv = reg(), n = reg(), p = reg();
+            if (chance(50)) {
+                emit("load r%u, [r%u + %u], u%u\n", reg(), p,
+                     (unsigned)below(16), 8u << below(4));
+                indent();
+                emit("addi r%u, r%u, %d\n", p, p,
+                     (int)steps[below(7)] * (int)(1u << below(4)));
+                indent();
+            }
+            emit("addi r%u, r%u, %" PRId64 "\n", iv, iv, steps[below(7)]);
+            indent();
+            if (chance(50))
+                emit("%s r%u, r%u, r%u\n", cmps[below(3)], c, iv, n);
+            else
+                emit("%s r%u, r%u, r%u\n", cmps[below(3)], c, n, iv);
+            indent();
+            emit("condjmp r%u, %s, %s\n", c, fu(blk[i]), fu(next));
+            break;
+        }
         if (chance(40)) {
             static const char *const cmps[] = {"cmpeq", "cmpne", "cmplt",
                                                "cmpltu", "cmpge", "cmpgeu"};

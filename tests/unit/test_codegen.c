@@ -893,6 +893,105 @@ static void test_unrolled_loops(void)
     }
 }
 
+/* Counted self loops (codegen.c: loop_counted): the copies' head tests
+ * once that the exit tests of all copies but the last go on, and the
+ * copies leave the compare out; when no copy can stop, the addi steps of
+ * registers only used as addresses or by the last compare are summed and
+ * done once (foldable_steps).  Every form, each with the induction
+ * register starting around the limit and around the points where it
+ * would wrap (unsigned at 0 and 2^64 - 1, signed at INT64_MAX and
+ * INT64_MIN), and loops that look counted but are not: every stop must
+ * match the interpreter. */
+static void test_counted_loops(void)
+{
+#define LOOP(body) "memory 0x100\nblock 0 {\n" body " condjmp r4, 0, 0x10\n}\n" \
+                   "block 0x10 {\n interrupt 1\n}\n"
+    static const char *loops[] = {
+        /* cmpne up by 1; r1 only compared, r2 only an address: both summed */
+        LOOP(" load r5, [r2], u8\n add r7, r7, r5\n addi r2, r2, 1\n"
+             " addi r1, r1, 1\n cmpne r4, r1, r3\n"),
+        /* cmpne down by 1, the limit first; r1 also stored: not summed */
+        LOOP(" store [r2 + 8], r1, u8\n addi r2, r2, -1\n addi r1, r1, -1\n"
+             " cmpne r4, r3, r1\n"),
+        /* cmplt up by 3 in two steps around an access */
+        LOOP(" addi r1, r1, 5\n load r5, [r2], u16\n addi r1, r1, -2\n"
+             " addi r2, r2, 2\n cmplt r4, r1, r3\n"),
+        /* cmpltu down by 2 (limit < r1), r1 read by xor, no access */
+        LOOP(" addi r1, r1, -2\n xor r7, r7, r1\n cmpltu r4, r3, r1\n"),
+        /* cmplt down by 1 (limit < r1), 8-byte loads */
+        LOOP(" load r5, [r2], u64\n addi r2, r2, 8\n addi r1, r1, -1\n"
+             " cmplt r4, r3, r1\n"),
+        /* cmpltu up by 7, the induction register also the address */
+        LOOP(" store [r1], r7, u8\n addi r1, r1, 7\n cmpltu r4, r1, r3\n"),
+        /* not counted: the limit moves too */
+        LOOP(" addi r3, r3, 1\n addi r1, r1, 2\n cmpltu r4, r1, r3\n"),
+        /* not counted: cmpne with a step of 2 can step over the limit */
+        LOOP(" addi r1, r1, 2\n store [r2], r1, u16\n cmpne r4, r1, r3\n"),
+        /* not counted: no step */
+        LOOP(" addi r1, r1, 0\n add r7, r7, r1\n cmpne r4, r1, r3\n"),
+        /* nine ops (four copies), an access through an unhoisted register
+         * (moved by mov): counted, nothing summed */
+        LOOP(" load r5, [r2], u32\n mov r6, r2\n addi r2, r6, 4\n"
+             " add r7, r7, r5\n load r8, [r9], u8\n addi r9, r9, 1\n"
+             " or r7, r7, r8\n addi r1, r1, 1\n cmpltu r4, r1, r3\n"),
+    };
+#undef LOOP
+    static const uint64_t limits[] = { 0, 5, UINT64_C(0x7ffffffffffffffe),
+                                       UINT64_C(0x8000000000000003),
+                                       UINT64_C(0xfffffffffffffffc) };
+    /* Around the limit by 0 ... 9 and by the spans of the steps above
+     * over one, two and three rounds of copies (1 + 8k iterations). */
+    static const int64_t deltas[] = { -51, -48, -45, -25, -24, -23, -17,
+                                      -16, -15, -9,  -8,  -7,  -3,  -1,
+                                      0,   1,   2,   3,   7,   8,   9,
+                                      14,  15,  16,  17,  23,  24,  25 };
+    static const uint64_t addrs[] = { 0x40, 0xf0 };
+    static const uint64_t budgets[] = { 5, 12, 30, 100 };
+    for (size_t l = 0; l < sizeof loops / sizeof loops[0]; l++)
+        for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+            for (size_t j = 0; j < sizeof deltas / sizeof deltas[0]; j++)
+                for (size_t a = 0; a < 2; a++)
+                    for (size_t n = 0; n < 4; n++) {
+                        uint64_t regs[10] = {
+                            0, limits[i] + (uint64_t)deltas[j], addrs[a],
+                            limits[i], 7, 0, 0, 7, 0, addrs[1 - a] };
+                        native_setup st = { .max_blocks = budgets[n],
+                                            .regs = regs, .nregs = 10 };
+                        check_text(loops[l], &st);
+                    }
+
+    /* Worked by hand: the first loop from r1 = 0 to 20, r2 = 0x40, over
+     * bytes 0x40..0x53 that are all 0: 20 iterations (1 + two rounds of
+     * eight + three checked), leaving r1 = 20, r2 = 0x54, r4 = 0. */
+    aotb_cpu cpu;
+    uint64_t regs[10] = { 0, 0, 0x40, 20, 7, 0, 0, 7, 0, 0 };
+    native_setup st = { .regs = regs, .nregs = 10 };
+    if (run_text(loops[0], &st, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_INTERRUPT);
+        CU_ASSERT_EQUAL(cpu.r[1], 20);
+        CU_ASSERT_EQUAL(cpu.r[2], 0x54);
+        CU_ASSERT_EQUAL(cpu.r[4], 0);
+        CU_ASSERT_EQUAL(cpu.r[7], 7);
+        cpu_free(&cpu);
+    }
+    /* cmplt up by 3 from INT64_MAX - 10 to the limit INT64_MAX: after
+     * M - 7, M - 4 and M - 1 the fourth step wraps around to INT64_MIN + 1,
+     * which is below the limit again, so the loop goes on (the copies' head
+     * sees the overflow and runs those iterations checked) until a budget
+     * of 30 blocks stops it: 30 iterations, r2 = 0x40 + 60. */
+    regs[1] = UINT64_C(0x7fffffffffffffff) - 10;
+    regs[3] = UINT64_C(0x7fffffffffffffff);
+    st.max_blocks = 30;
+    if (run_text(loops[2], &st, &cpu) == 0) {
+        CU_ASSERT_EQUAL(cpu.status, AOTB_ST_BUDGET);
+        CU_ASSERT_EQUAL(cpu.pc, 0);
+        CU_ASSERT_EQUAL(cpu.r[1], UINT64_C(0x7fffffffffffffff) - 10 + 3 * 30);
+        CU_ASSERT_EQUAL(cpu.r[2], 0x40 + 60);
+        CU_ASSERT_EQUAL(cpu.r[4], 1);
+        cpu_free(&cpu);
+    }
+}
+
 /* ---- random programs ----------------------------------------------------- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -1630,6 +1729,7 @@ static CU_TestInfo tests[] = {
     { "compare and branch", test_compare_branch },
     { "self loops ending in a compare", test_loop_compare },
     { "unrolled self loops", test_unrolled_loops },
+    { "counted self loops", test_counted_loops },
     { "random straight-line blocks", test_random_straight },
     { "random programs", test_random_programs },
     { "random programs with superblocks", test_random_folded },
