@@ -727,7 +727,6 @@ static void counted_check(cg_state *s, const counted *k, unsigned u,
 {
     cg_code *c = s->c;
     int32_t span = (int32_t)(k->step * (int64_t)(u - 1));
-    int cmp_rax = OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW;
     if (k->kind == CNT_NE) {
         /* No I0 + j C (1 <= j < u) equals N: the distance from I0 to N in
          * the direction of C, less 1, is at least u - 1 (unsigned). */
@@ -748,7 +747,8 @@ static void counted_check(cg_state *s, const counted *k, unsigned u,
     else
         x86_arith_ri(c, ARITH_SUB, X86_RAX, -span);
     x86_patch32(c, x86_jcc32_fwd(c, sgn ? X86_CC_O : X86_CC_B), fail);
-    cgb_op_ro(s, cmp_rax, X86_RAX, cgb_opnd_of(s, k->n));
+    cgb_op_ro(s, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, X86_RAX,
+              cgb_opnd_of(s, k->n));
     static const int fails[] = {
         [CNT_LTU_UP] = X86_CC_AE,   /* not rax < N */
         [CNT_LT_UP] = X86_CC_GE,

@@ -275,12 +275,12 @@ static int gen_addr(cg_state *s, const ir_op *op, unsigned k, int32_t *disp)
     *disp = 0;
     if (cgb_hoisted(s, op->a, k)) {
         int h = cgb_host_of(s, op->a);
-        int64_t v = (int64_t)op->imm + cgb_pending(s, op->a);
-        if (h >= 0 && x86_fits_i32(v)) {
-            *disp = (int32_t)v;
+        uint64_t off = op->imm + (uint64_t)cgb_pending(s, op->a);
+        if (h >= 0 && x86_fits_i32((int64_t)off)) {
+            *disp = (int32_t)off;
             return h;
         }
-        return cgb_addr(s, op->a, op->imm);   /* uncached: nothing pends */
+        return cgb_addr(s, op->a, off);
     }
     int R = cgb_addr(s, op->a, op->imm);
     x86_rm(s->c, OPC_ARITH_GvEv | ARITH_CMP << 3 | P_REXW, R, X86_RBX,
