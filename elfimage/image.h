@@ -28,7 +28,14 @@
 #define IMG_FORMAT_VERSION 3u          /* 2: adds .aotb.deps; 3: the root
                                           covers what no section
                                           checksum does */
-#define IMG_CHUNK_TARGET (64u * 1024u) /* start a new chunk after this */
+/* A new chunk starts after IMG_CHUNK_TARGET bytes of code, or after twice,
+ * four times... that when the code would need IMG_CHUNK_SOFT_MAX chunks or
+ * more (each chunk takes two of the 65,280 ELF section numbers).  16 KiB:
+ * a relink recompresses every chunk holding a changed block, and with
+ * 64 KiB, 10 scattered changes in 1,000 blocks were every chunk; the cost
+ * is about 6% more image than with 64 KiB. */
+#define IMG_CHUNK_TARGET (16u * 1024u)
+#define IMG_CHUNK_SOFT_MAX 16384u
 #define IMG_BLOCK_ALIGN 16u
 #define IMG_ELFCOMPRESS_ZSTD 2u        /* not in Debian 12's <elf.h> */
 #define IMG_ZSTD_LEVEL 3
@@ -178,6 +185,11 @@ int img_link_ex(const obj_file *objs, const char *const *names, size_t n,
 int img_link_fd(const obj_file *objs, const char *const *names, size_t n,
                 const img_link_opts *opts, img_link_stats *stats, int fd,
                 const char *path, uint64_t *len, aotb_diag *d);
+
+/* The chunk size limit the linker uses for code_bytes of (16-byte aligned)
+ * block code: IMG_CHUNK_TARGET, doubled while that would take
+ * IMG_CHUNK_SOFT_MAX chunks or more, at most IMG_MAX_CHUNK_SIZE. */
+uint64_t img_chunk_target(uint64_t code_bytes);
 
 /* Index of img's block with this pc, or UINT32_MAX. */
 uint32_t img_find_block(const img_image *img, uint64_t pc);

@@ -2,7 +2,7 @@
  * (man/aotb-image.5) in passes over a context struct:
  *   collect   the meta object, the fingerprint, the blocks
  *   resolve   sort by pc, duplicates, block targets with no block -> stubs
- *   lay out   blocks into ~64 KiB chunks, 16-byte aligned
+ *   lay out   blocks into ~16 KiB chunks, 16-byte aligned
  *   compress  one zstd frame per chunk behind an Elf64_Chdr
  *   write     sections, symbols, relocations, index, data, checksums
  * Errors are collected so that one run reports all of them.  The output is
@@ -567,6 +567,19 @@ static void place(link_ctx *c, lchunk *ch, lblock *b, uint32_t off)
     ch->size = (uint64_t)off + len;
 }
 
+/* A relink recompresses every chunk that holds a changed block, so chunks
+ * are small; but a program so big that they would outgrow the ELF section
+ * numbers gets bigger ones (which are reused the same way, as long as its
+ * size stays within the same power of two). */
+uint64_t img_chunk_target(uint64_t code_bytes)
+{
+    uint64_t target = IMG_CHUNK_TARGET;
+    while (code_bytes / target >= IMG_CHUNK_SOFT_MAX &&
+           target < IMG_MAX_CHUNK_SIZE)
+        target *= 2;
+    return target;
+}
+
 static void pass_layout(link_ctx *c)
 {
     c->chunks = xcalloc(c->nblocks ? c->nblocks : 1, sizeof *c->chunks);
@@ -583,6 +596,10 @@ static void pass_layout(link_ctx *c)
             img_sum(c->objs[oi].code, c->objs[oi].code_len,
                     c->blocks[i].sum);
     }
+    uint64_t total = 0;
+    for (size_t i = 0; i < c->nblocks; i++)
+        total += align16(o_len(c, c->blocks[i].obj));
+    uint64_t target = img_chunk_target(total);
     lchunk *ch = NULL;      /* the open chunk of new code */
     for (size_t i = 0; i < c->nblocks;) {
         uint32_t oc = reusable_chunk(c, i);
@@ -612,7 +629,7 @@ static void pass_layout(link_ctx *c)
         }
         lblock *b = &c->blocks[i];
         uint64_t off = ch ? align16(ch->size) : 0;
-        if (!ch || (ch->n > 0 && off + o_len(c, b->obj) > IMG_CHUNK_TARGET) ||
+        if (!ch || (ch->n > 0 && off + o_len(c, b->obj) > target) ||
             (c->max_chunk_blocks && ch->n >= c->max_chunk_blocks)) {
             ch = &c->chunks[c->nchunks++];
             ch->first = (uint32_t)i;

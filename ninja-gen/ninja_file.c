@@ -77,9 +77,12 @@ static void block_path(buf *b, const gen_paths *p, uint64_t pc)
 }
 
 /* The start of a compile command: the aotb path, its identity and the
- * options every compile takes. */
+ * options every compile takes.  Every command starts with "exec": Ninja
+ * runs each one as /bin/sh -c, and dash would otherwise vfork aotb and
+ * wait for it, one more process per edge (about 0.5 ms each). */
 static void put_compile_cmd(buf *b, const gen_options *o, const char *aotb_id)
 {
+    buf_printf(b, "exec ");
     ninja_shell_word(b, o->aotb);
     buf_printf(b, " compile");
     if (*aotb_id) {
@@ -136,16 +139,16 @@ void gen_write_ninja(const gen_options *o, const gen_paths *p,
                o->fold ? " --depfile $depf" : "",
                o->fold ? "  depfile = $depf\n  deps = gcc\n" : "");
     buf_printf(b, "rule aotb_meta\n"
-                  "  command = $aotb compile $cflags --meta $out $in\n"
+                  "  command = exec $aotb compile $cflags --meta $out $in\n"
                   "  description = AOTB $out\n"
                   "  restat = 1\n\n"
                   "rule aotb_link\n"
-                  "  command = $aotb link -o $out @$out.rsp\n"
+                  "  command = exec $aotb link -o $out @$out.rsp\n"
                   "  description = LINK $out\n"
                   "  rspfile = $out.rsp\n"
                   "  rspfile_content = $in_newline\n\n"
                   "rule aotb_gen\n"
-                  "  command = $aotb gen $in -o ");
+                  "  command = exec $aotb gen $in -o ");
     ninja_shell_word(b, p->r_outdir);
     buf_printf(b, " --image ");
     ninja_shell_word(b, p->r_image);

@@ -250,7 +250,7 @@ n=$(grep -Ec '^\[ran\] AOTB obj/[0-9a-f]{16}\.o$' "$S/log")
     not_ok "a newer aotb binary (path with a space) recompiles every block" "$(cat "$S/log")"
 # the compile edges name the binary by its identity, not as an input
 grep -q '^build obj/[0-9a-f]*\.o: aotb_compile blocks/[0-9a-f]*\.vir$' "$S/w/aot/build.ninja" &&
-    grep -q "^  command = '$S/aotb' compile --binary '[0-9a-f:.]*' " "$S/w/aot/build.ninja" &&
+    grep -q "^  command = exec '$S/aotb' compile --binary '[0-9a-f:.]*' " "$S/w/aot/build.ninja" &&
     ok "compile edges name the binary by its identity" ||
     not_ok "compile edges name the binary by its identity" "$(sed -n '/^rule aotb_compile$/,+1p;/^build obj/p' "$S/w/aot/build.ninja" | head -4)"
 # a binary replaced by a copy with the same mtime: Ninja sees nothing new,

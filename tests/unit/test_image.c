@@ -360,13 +360,13 @@ static void test_link_fd(void)
 
 static void test_chunks(void)
 {
-    /* 50 blocks of 3000 bytes: at 16-byte alignment each takes 3008; a
-     * chunk holds k blocks while 3008 * (k - 1) + 3000 <= 65536, so 21,
+    /* 50 blocks of 750 bytes: at 16-byte alignment each takes 752; a
+     * chunk holds k blocks while 752 * (k - 1) + 750 <= 16384, so 21,
      * and 50 blocks need 21 + 21 + 8: three chunks. */
     objset s = {0};
     add_meta(&s, 0, 0x1000);
     for (int i = 0; i < 50; i++)
-        add_fake(&s, 0x1000 * (uint64_t)i, 3000, 0x1000 * (uint64_t)(i + 1));
+        add_fake(&s, 0x1000 * (uint64_t)i, 750, 0x1000 * (uint64_t)(i + 1));
     buf out;
     aotb_diag d = {0};
     CU_ASSERT_EQUAL_FATAL(link_set(&s, &out, &d), 0);
@@ -376,10 +376,10 @@ static void test_chunks(void)
     CU_ASSERT_EQUAL(img.chunks[0].nblocks, 21);
     CU_ASSERT_EQUAL(img.chunks[1].nblocks, 21);
     CU_ASSERT_EQUAL(img.chunks[2].nblocks, 8);
-    CU_ASSERT_EQUAL(img.chunks[0].size, 3008 * 20 + 3000);
+    CU_ASSERT_EQUAL(img.chunks[0].size, 752 * 20 + 750);
     CU_ASSERT_EQUAL(img.blocks[21].chunk, 1);
     CU_ASSERT_EQUAL(img.blocks[21].offset, 0);
-    CU_ASSERT_EQUAL(img.blocks[22].offset, 3008);
+    CU_ASSERT_EQUAL(img.blocks[22].offset, 752);
     CU_ASSERT_EQUAL(img.nmissing, 1);          /* the last block's target */
     CU_ASSERT_EQUAL(img.missing[0].pc, 0x1000 * 50);
     CU_ASSERT_EQUAL(img_verify(&img, &d), 0);
@@ -389,6 +389,24 @@ static void test_chunks(void)
     buf_free(&out);
     set_free(&s);
     diag_free(&d);
+}
+
+static void test_chunk_target(void)
+{
+    /* 16 KiB until the code would need 16384 chunks of it (256 MiB), then
+     * doubling at each power of two, and never beyond the largest chunk a
+     * reader accepts. */
+    const uint64_t k16 = 16384, mib = 1024 * 1024;
+    CU_ASSERT_EQUAL(img_chunk_target(0), k16);
+    CU_ASSERT_EQUAL(img_chunk_target(256 * mib - 1), k16);
+    CU_ASSERT_EQUAL(img_chunk_target(256 * mib), 2 * k16);
+    CU_ASSERT_EQUAL(img_chunk_target(512 * mib - 1), 2 * k16);
+    CU_ASSERT_EQUAL(img_chunk_target(512 * mib), 4 * k16);
+    CU_ASSERT_EQUAL(img_chunk_target(UINT64_MAX), 256 * mib);
+    /* What it gives always fits the section numbers, up to 4 TiB. */
+    for (uint64_t t = mib; t <= 4 * mib * mib; t = t * 3 + 7)
+        CU_ASSERT(t / img_chunk_target(t) < 16384 ||
+                  img_chunk_target(t) == 256 * mib);
 }
 
 static void test_link_errors(void)
@@ -972,7 +990,8 @@ static CU_TestInfo tests[] = {
     {"file writers replace whole, if_changed keeps", test_file_writers},
     {"link + parse + load round trip", test_round_trip},
     {"output independent of object order", test_deterministic},
-    {"blocks split into ~64 KiB chunks", test_chunks},
+    {"blocks split into ~16 KiB chunks", test_chunks},
+    {"the chunk size limit grows with the code", test_chunk_target},
     {"linked straight into a file", test_link_fd},
     {"link errors collected and named", test_link_errors},
     {"each structural check", test_malformed},
