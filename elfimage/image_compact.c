@@ -1,10 +1,11 @@
 /* image_compact.c: rewrites an image into the canonical layout, the one a
  * full link of the same blocks gives (chunks packed to img_chunk_target,
  * 16 KiB for most programs, in pc order, every chunk compressed afresh at
- * the given zstd level).  Incremental links keep old chunks as they
- * are, so after many updates an image can hold more, smaller chunks than
- * needed; compaction merges them.  The blocks, their code, relocations, dependency records, data, entry and
- * fingerprint are carried over unchanged, so the image runs identically. */
+ * the given zstd level).  Incremental links keep old chunks as they are,
+ * so after many updates an image can hold more, smaller chunks than
+ * needed; compaction merges them.  The blocks, their code, relocations,
+ * dependency records, data, entry and fingerprint are carried over
+ * unchanged, so the image runs identically. */
 #include "image.h"
 
 #include <stdlib.h>
