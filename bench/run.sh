@@ -82,11 +82,15 @@ for n in $N_SMALL $N_MID $N_BIG; do
 done
 
 # ---- the Ninja path ----------------------------------------------------
-# ninja_full N: a clean build (aotb gen + ninja aot-image) of p$N.vir.
-ninja_full () {
+# ninja_clean N: an empty build directory with p$N.vir in it (not timed:
+# deleting the last build's tree is no part of a build).
+ninja_clean () {
     rm -rf "$W/n$1"
     mkdir -p "$W/n$1"
     cp "$W/p$1.vir" "$W/n$1/prog.vir"
+}
+# ninja_full N: a clean build (aotb gen + ninja aot-image) of p$N.vir.
+ninja_full () {
     (cd "$W/n$1" && "$AOTB" gen prog.vir -o aot >/dev/null &&
         ninja -C aot aot-image >/dev/null)
 }
@@ -106,6 +110,7 @@ ninja_measure () {
     n=$1 k=$2
     full="" inc="" noop=""
     for r in $(seq "$REPS"); do
+        ninja_clean "$n"
         full="$full $(timefn ninja_full "$n")"
         inc="$inc $(ninja_changed "$n" "$k" "$r")"
         noop="$noop $(timeit ninja -C "$W/n$n/aot" aot-image)"
